@@ -1,0 +1,642 @@
+"""The scikit-learn side shared by both estimators: parameters, validation, solvers.
+
+:class:`BaseScratchMLP` turns scikit-learn's estimator API into calls on the NumPy
+core (:mod:`sknn_scratch.core`). It validates parameters and data once per call,
+builds or reuses a :class:`~sknn_scratch.core.network.Network`, and runs one of
+two training loops:
+
+- the stochastic loop (``solver="sgd"`` or ``"adam"``): epochs of shuffled
+  mini-batches, with scikit-learn's rules for ``tol``, ``n_iter_no_change``,
+  ``early_stopping`` and the learning-rate schedules;
+- L-BFGS (``solver="lbfgs"``): SciPy's L-BFGS-B minimiser, fed the network's
+  loss and backpropagated gradient over the whole training set.
+
+Every call that trains is atomic: when it raises, whether on bad input or on a
+run that diverges, the estimator is left exactly as it was before the call.
+"""
+
+import copy
+import math
+import warnings
+from abc import ABC, abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.optimize
+import scipy.sparse
+from sklearn.base import BaseEstimator, _fit_context, is_classifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from sknn_scratch import __version__
+from sknn_scratch.core.activations import HIDDEN_ACTIVATIONS
+from sknn_scratch.core.network import Network, Workspace
+from sknn_scratch.core.optimizers import SGD, Adam
+
+STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+
+def _validate_sample_weight(sample_weight, n_samples, dtype):
+    """Return ``sample_weight`` as a finite, non-negative 1-D array of ``dtype``.
+
+    Parameters
+    ----------
+    sample_weight : array-like of shape (n_samples,), float or None
+        The weights given by the user; a number gives every sample that weight.
+    n_samples : int
+        Number of samples the weights must match.
+    dtype : numpy dtype
+        Floating-point type of the network.
+
+    Returns
+    -------
+    sample_weight : ndarray of shape (n_samples,) or None
+        None when no weights were given.
+    """
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, Real):
+        sample_weight = np.full(n_samples, sample_weight, dtype=dtype)
+    sample_weight = check_array(
+        sample_weight,
+        ensure_2d=False,
+        dtype=dtype,
+        order="C",
+        input_name="sample_weight",
+    )
+    if sample_weight.ndim != 1:
+        raise ValueError(
+            f"sample_weight must be a 1D array or a scalar, got a "
+            f"{sample_weight.ndim}D array of shape {sample_weight.shape}."
+        )
+    if sample_weight.shape != (n_samples,):
+        raise ValueError(
+            f"sample_weight.shape == {sample_weight.shape}, expected "
+            f"{(n_samples,)}!"
+        )
+    if np.any(sample_weight < 0):
+        raise ValueError(
+            f"sample_weight must be non-negative; got {int(np.sum(sample_weight < 0))}"
+            f" negative value(s), the smallest being {sample_weight.min()}."
+        )
+    if not np.any(sample_weight):
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    return sample_weight
+
+
+class BaseScratchMLP(BaseEstimator, ABC):
+    """Base class of :class:`ScratchMLPClassifier` and :class:`ScratchMLPRegressor`.
+
+    Not to be used directly. A subclass names its loss and handles its targets
+    through :meth:`_encode_targets`, :meth:`_loss_name` and :meth:`_score`.
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "activation": [StrOptions(set(HIDDEN_ACTIVATIONS))],
+        "solver": [StrOptions({"lbfgs", *STOCHASTIC_SOLVERS})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    @abstractmethod
+    def __init__(
+        self,
+        hidden_layer_sizes,
+        activation,
+        solver,
+        alpha,
+        batch_size,
+        learning_rate,
+        learning_rate_init,
+        power_t,
+        max_iter,
+        shuffle,
+        random_state,
+        tol,
+        verbose,
+        warm_start,
+        momentum,
+        nesterovs_momentum,
+        early_stopping,
+        validation_fraction,
+        beta_1,
+        beta_2,
+        epsilon,
+        n_iter_no_change,
+        max_fun,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+
+    # ----------------------------------------------------------------------------
+    # Hooks for the subclasses
+
+    @abstractmethod
+    def _encode_targets(self, y, first_pass, incremental):
+        """Return the targets as a 2-D float array, and the label state to keep.
+
+        Parameters
+        ----------
+        y : ndarray
+            Targets as returned by ``validate_data``.
+        first_pass : bool
+            Whether this call starts a new model.
+        incremental : bool
+            Whether this call is ``partial_fit``.
+
+        Returns
+        -------
+        Y : ndarray of shape (n_samples, n_outputs)
+        label_state : dict
+            Attributes to set on the estimator once the call succeeds.
+        """
+
+    @abstractmethod
+    def _loss_name(self, label_state):
+        """Return the core loss the estimator trains, a key of ``LOSSES``."""
+
+    @abstractmethod
+    def _score(self, X, y, sample_weight):
+        """Return the validation score of validated ``X`` and decoded ``y``."""
+
+    def _decode_targets(self, Y):
+        """Return the encoded targets ``Y`` in the form ``score`` expects."""
+        return Y
+
+    # ----------------------------------------------------------------------------
+    # Training
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to the data matrix X and the targets y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The targets: class labels for the classifier, real numbers for the
+            regressor.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights; ``None`` weighs every sample by one.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def _check_solver(self):
+        """Let ``partial_fit`` exist only for the stochastic solvers."""
+        if self.solver not in STOCHASTIC_SOLVERS:
+            raise AttributeError(
+                f"partial_fit is only available for stochastic optimizers. "
+                f"{self.solver} is not stochastic."
+            )
+        return True
+
+    def _fit(self, X, y, sample_weight, incremental, label_state=None):
+        """Validate, then train; on any error, restore the estimator's state."""
+        first_pass = not hasattr(self, "coefs_") or (
+            not self.warm_start and not incremental
+        )
+        # A new model only rebinds attributes, so a shallow copy can restore the
+        # old one; training a kept model changes its arrays in place.
+        saved_state = dict(self.__dict__) if first_pass else copy.deepcopy(self)
+        try:
+            self._fit_validated(
+                X, y, sample_weight, incremental, first_pass, label_state
+            )
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(
+                saved_state if first_pass else saved_state.__dict__
+            )
+            raise
+        return self
+
+    def _fit_validated(self, X, y, sample_weight, incremental, first_pass, labels):
+        # Validate everything before anything is changed.
+        hidden_layer_sizes = self._hidden_layer_sizes()
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            dtype=(np.float64, np.float32),
+            y_numeric=not self._is_classifier(),
+            reset=first_pass,
+        )
+        if labels is not None:
+            self.__dict__.update(labels)
+        Y, label_state = self._encode_targets(y, first_pass, incremental)
+        Y = np.ascontiguousarray(Y, dtype=X.dtype)
+        sample_weight = _validate_sample_weight(sample_weight, X.shape[0], X.dtype)
+        self.__dict__.update(label_state)
+
+        random_state = check_random_state(self.random_state)
+        layer_units = [X.shape[1], *hidden_layer_sizes, Y.shape[1]]
+        if first_pass:
+            self._initialize(layer_units, X.dtype, label_state, random_state)
+        elif self._network.layer_units != layer_units:
+            raise ValueError(
+                f"The network has layer sizes {self._network.layer_units}, but "
+                f"this call needs {layer_units}. Set warm_start=False or keep "
+                f"hidden_layer_sizes and the targets' shape unchanged."
+            )
+
+        if self.solver in STOCHASTIC_SOLVERS:
+            if scipy.sparse.issparse(X) and X.format != "csr":
+                X = X.tocsr()  # row slicing of mini-batches needs CSR
+            self._fit_stochastic(X, Y, sample_weight, incremental, random_state)
+        else:
+            self._fit_lbfgs(X, Y, sample_weight)
+
+    def _hidden_layer_sizes(self):
+        sizes = self.hidden_layer_sizes
+        sizes = list(sizes) if hasattr(sizes, "__iter__") else [sizes]
+        if any(size <= 0 for size in sizes):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
+        return sizes
+
+    def _is_classifier(self):
+        return is_classifier(self)
+
+    def _initialize(self, layer_units, dtype, label_state, random_state):
+        """Create a fresh network and reset every fitted attribute."""
+        self._network = Network(
+            layer_units, self.activation, self._loss_name(label_state), dtype
+        )
+        self._network.initialize(random_state)
+        self.coefs_ = self._network.coefs
+        self.intercepts_ = self._network.intercepts
+        self.n_layers_ = len(layer_units)
+        self.n_outputs_ = layer_units[-1]
+        self.out_activation_ = self._network.out_activation
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.loss_curve_ = []
+        self._best_params = self._network.params.copy()
+        self._no_improvement_count = 0
+        if self.early_stopping and self.solver in STOCHASTIC_SOLVERS:
+            self.validation_scores_ = []
+            self.best_validation_score_ = -np.inf
+            self.best_loss_ = None
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+            self.best_loss_ = np.inf
+        self.__dict__.pop("_optimizer", None)
+
+    def _make_optimizer(self, params):
+        if self.solver == "sgd":
+            return SGD(
+                params,
+                self.learning_rate_init,
+                self.learning_rate,
+                self.momentum,
+                self.nesterovs_momentum,
+                self.power_t,
+            )
+        return Adam(
+            params, self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon
+        )
+
+    def _split_validation(self, X, Y, sample_weight, random_state):
+        """Hold out ``validation_fraction`` of the data for early stopping."""
+        # Stratify on the class only for a single-output classifier, as
+        # scikit-learn does, so that both split the same samples off.
+        stratify = Y if self._is_classifier() and self.n_outputs_ == 1 else None
+        arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
+        split = train_test_split(
+            *arrays,
+            random_state=random_state,
+            test_size=self.validation_fraction,
+            stratify=stratify,
+        )
+        X_train, X_val, Y_train, Y_val = split[:4]
+        if sample_weight is None:
+            sample_weight_train = sample_weight_val = None
+        else:
+            sample_weight_train, sample_weight_val = split[4:]
+        if X_val.shape[0] < 2:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' "
+                "or the size of your dataset."
+            )
+        validation = (X_val, self._decode_targets(Y_val), sample_weight_val)
+        return (X_train, Y_train, sample_weight_train), validation
+
+    def _batch_size(self, n_samples):
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        if self.batch_size > n_samples:
+            warnings.warn(
+                "Got `batch_size` less than 1 or larger than sample size. It is "
+                "going to be clipped"
+            )
+        return int(np.clip(self.batch_size, 1, n_samples))
+
+    def _fit_stochastic(self, X, Y, sample_weight, incremental, random_state):
+        network = self._network
+        params, grads = network.params, network.grads
+        if not incremental or not hasattr(self, "_optimizer"):
+            self._optimizer = self._make_optimizer(params)
+        optimizer = self._optimizer
+
+        if self.early_stopping:
+            train, validation = self._split_validation(X, Y, sample_weight, random_state)
+            X, Y, sample_weight = train
+        else:
+            validation = None
+
+        # Buffers for the whole run, so that a batch costs no allocation.
+        n_samples, n_features = X.shape
+        batch_size = self._batch_size(n_samples)
+        workspace = Workspace(network.layer_units, batch_size, params.dtype)
+        sample_idx = np.arange(n_samples)
+        dense = not scipy.sparse.issparse(X)
+        if self.shuffle:
+            X_batch_buffer = np.empty((batch_size, n_features), X.dtype) if dense else None
+            Y_batch_buffer = np.empty((batch_size, Y.shape[1]), Y.dtype)
+            if sample_weight is not None:
+                weight_batch_buffer = np.empty(batch_size, sample_weight.dtype)
+
+        self.n_iter_ = 0
+        try:
+            for _ in range(self.max_iter):
+                if self.shuffle:
+                    # Permuting the indices in place draws the same permutation
+                    # as scikit-learn's ``shuffle`` of the index array.
+                    random_state.shuffle(sample_idx)
+
+                accumulated_loss = 0.0
+                for start in range(0, n_samples, batch_size):
+                    stop = min(start + batch_size, n_samples)
+                    size = stop - start
+                    weight_batch = None
+                    if self.shuffle:
+                        batch_idx = sample_idx[start:stop]
+                        if dense:
+                            X_batch = np.take(
+                                X, batch_idx, axis=0, out=X_batch_buffer[:size]
+                            )
+                        else:
+                            X_batch = X[batch_idx]
+                        Y_batch = np.take(Y, batch_idx, axis=0, out=Y_batch_buffer[:size])
+                        if sample_weight is not None:
+                            weight_batch = np.take(
+                                sample_weight, batch_idx, out=weight_batch_buffer[:size]
+                            )
+                    else:
+                        X_batch, Y_batch = X[start:stop], Y[start:stop]
+                        if sample_weight is not None:
+                            weight_batch = sample_weight[start:stop]
+
+                    # A batch whose weights are all zero carries no information.
+                    if weight_batch is not None and not weight_batch.any():
+                        continue
+
+                    batch_loss = network.loss_gradient(
+                        X_batch, Y_batch, weight_batch, self.alpha, workspace
+                    )
+                    optimizer.step(params, grads)
+                    accumulated_loss += batch_loss * size
+
+                self.n_iter_ += 1
+                self.loss_ = accumulated_loss / n_samples
+                self._check_finite(f"epoch {self.n_iter_}")
+                self.t_ += n_samples
+                self.loss_curve_.append(self.loss_)
+                if self.verbose:
+                    print(_epoch_line(self.n_iter_, self.loss_))
+
+                self._update_no_improvement_count(validation)
+                optimizer.iteration_ends(self.t_)
+
+                if self._no_improvement_count > self.n_iter_no_change:
+                    if self.early_stopping:
+                        message = (
+                            "Validation score did not improve more than tol=%f for"
+                            " %d consecutive epochs." % (self.tol, self.n_iter_no_change)
+                        )
+                    else:
+                        message = (
+                            "Training loss did not improve more than tol=%f for %d"
+                            " consecutive epochs." % (self.tol, self.n_iter_no_change)
+                        )
+                    if optimizer.trigger_stopping(message, self.verbose):
+                        break
+                    self._no_improvement_count = 0
+
+                if incremental:
+                    break
+
+                if self.n_iter_ == self.max_iter:
+                    warnings.warn(
+                        "Stochastic Optimizer: Maximum iterations (%d) reached and "
+                        "the optimization hasn't converged yet." % self.max_iter,
+                        ConvergenceWarning,
+                    )
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")
+
+        if self.early_stopping:
+            np.copyto(params, self._best_params)
+
+    def _update_no_improvement_count(self, validation):
+        """Count the epochs without progress, on validation score or loss."""
+        if validation is not None:
+            score = self._score(*validation)
+            self.validation_scores_.append(score)
+            if self.verbose:
+                print("Validation score: %f" % score)
+            if score < self.best_validation_score_ + self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                np.copyto(self._best_params, self._network.params)
+        else:
+            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if self.loss_curve_[-1] < self.best_loss_:
+                self.best_loss_ = self.loss_curve_[-1]
+
+    def _fit_lbfgs(self, X, Y, sample_weight):
+        network = self._network
+        params = network.params
+        workspace = Workspace(network.layer_units, X.shape[0], params.dtype)
+
+        # L-BFGS-B works in float64 on a copy of the parameters; each evaluation
+        # writes its point into the network's buffer and backpropagates there.
+        last_loss = [math.nan]
+
+        def loss_and_gradient(point):
+            np.copyto(params, point, casting="same_kind")
+            last_loss[0] = network.loss_gradient(
+                X, Y, sample_weight, self.alpha, workspace
+            )
+            return last_loss[0], network.grads.astype(np.float64)
+
+        def end_of_iteration(point):
+            self.loss_curve_.append(last_loss[0])
+            if self.verbose:
+                print(_epoch_line(len(self.loss_curve_), last_loss[0]))
+
+        result = scipy.optimize.minimize(
+            loss_and_gradient,
+            params.astype(np.float64),
+            method="L-BFGS-B",
+            jac=True,
+            callback=end_of_iteration,
+            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol},
+        )
+        np.copyto(params, result.x, casting="same_kind")
+        self.n_iter_ = min(result.nit, self.max_iter)
+        self.loss_ = float(result.fun)
+        self._check_finite(f"L-BFGS iteration {self.n_iter_}")
+        self.best_loss_ = min([self.best_loss_, *self.loss_curve_])
+        if result.status != 0:
+            message = (
+                f"lbfgs failed to converge after {self.n_iter_} iteration(s) "
+                f"(status={result.status}):\n{result.message}\n"
+            )
+            if self.n_iter_ == self.max_iter:
+                message += (
+                    "\nIncrease the number of iterations to improve the "
+                    f"convergence (max_iter={self.max_iter})."
+                )
+            message += (
+                "\nYou might also want to scale the data, for example with "
+                "sklearn.preprocessing.StandardScaler."
+            )
+            warnings.warn(message, ConvergenceWarning)
+
+    def _check_finite(self, where):
+        """Raise when training has produced a non-finite loss or weights."""
+        finite_weights = bool(np.isfinite(self._network.params).all())
+        if math.isfinite(self.loss_) and finite_weights:
+            return
+        weights = "finite" if finite_weights else "not all finite"
+        raise ValueError(
+            f"Training diverged at {where}: the loss is {self.loss_} and the "
+            f"weights are {weights}. Lower learning_rate_init, or scale the input "
+            f"data (for example with sklearn.preprocessing.StandardScaler). The "
+            f"estimator was left as it was before this call."
+        )
+
+    # ----------------------------------------------------------------------------
+    # Prediction
+
+    def _forward(self, X, check_input=True):
+        """Return the network's raw output and prediction for ``X``.
+
+        Allocates its own arrays and writes nothing on the estimator, so that
+        many threads can predict with one fitted model at once.
+        """
+        if check_input:
+            check_is_fitted(self)
+            X = validate_data(
+                self,
+                X,
+                accept_sparse=["csr", "csc"],
+                dtype=(np.float64, np.float32),
+                reset=False,
+            )
+        return self._network.predict_raw(X)
+
+    # ----------------------------------------------------------------------------
+    # Persistence and tags
+
+    def __getstate__(self):
+        # coefs_ and intercepts_ are views into the network's buffer; they are
+        # rebuilt on loading, so that a pickle holds every weight once.
+        state = super().__getstate__()
+        state.pop("coefs_", None)
+        state.pop("intercepts_", None)
+        state["_sknn_scratch_version"] = __version__
+        return state
+
+    def __setstate__(self, state):
+        saved_version = state.pop("_sknn_scratch_version", None)
+        if saved_version is not None and saved_version != __version__:
+            warnings.warn(
+                f"This {type(self).__name__} was saved by sknn_scratch "
+                f"{saved_version} and is loaded by sknn_scratch {__version__}; "
+                f"this might lead to breaking code or invalid results.",
+                UserWarning,
+            )
+        super().__setstate__(state)
+        if "_network" in self.__dict__:
+            self.coefs_ = self._network.coefs
+            self.intercepts_ = self._network.intercepts
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+def _epoch_line(iteration, loss):
+    """The verbose line printed after each epoch, as scikit-learn prints it."""
+    return "Iteration %d, loss = %.8f" % (iteration, loss)

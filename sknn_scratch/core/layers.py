@@ -1,0 +1,141 @@
+"""The layer kinds a network stacks: hidden dense layers and one output layer.
+
+A layer does not own its parameters: ``coef`` (shape ``(n_inputs, n_units)``) and
+``intercept`` (shape ``(n_units,)``) are views into the network's single parameter
+buffer, and ``coef_grad`` and ``intercept_grad`` views into its gradient buffer,
+so an optimizer updates every layer with one vectorised operation.
+
+Backpropagation vocabulary, used the same way throughout the core:
+
+- ``inputs`` is what the layer receives, ``X`` for the first layer;
+- ``z = inputs @ coef + intercept`` is its pre-activation;
+- ``a = f(z)`` is its output, the next layer's ``inputs``;
+- ``delta`` is the gradient of the loss with respect to ``z``;
+- ``input_delta = delta @ coef.T`` is the gradient with respect to ``inputs``,
+  which the layer below turns into its own ``delta``.
+
+``inputs`` may be a SciPy sparse matrix for the first layer: the layer only uses
+``@`` and ``.T`` on it, so the core needs nothing but NumPy.
+"""
+
+import numpy as np
+
+
+def _affine(inputs, coef, intercept, out):
+    """Write ``inputs @ coef + intercept`` into ``out`` (allocated when None)."""
+    if isinstance(inputs, np.ndarray):
+        out = np.matmul(inputs, coef, out=out)
+    elif out is None:
+        out = np.asarray(inputs @ coef)
+    else:
+        out[...] = inputs @ coef
+    out += intercept
+    return out
+
+
+class Dense:
+    """A fully connected hidden layer, ``a = f(inputs @ coef + intercept)``.
+
+    Parameters
+    ----------
+    coef, intercept : ndarray
+        Views of the layer's weights, shapes ``(n_inputs, n_units)`` and
+        ``(n_units,)``.
+    coef_grad, intercept_grad : ndarray
+        Views of the same shapes into the gradient buffer.
+    activation : Activation
+        The element-wise function ``f``, from
+        :data:`sknn_scratch.core.activations.HIDDEN_ACTIVATIONS`.
+    """
+
+    def __init__(self, coef, intercept, coef_grad, intercept_grad, activation):
+        self.coef = coef
+        self.intercept = intercept
+        self.coef_grad = coef_grad
+        self.intercept_grad = intercept_grad
+        self.activation = activation
+
+    def forward(self, inputs, out=None):
+        """Return the layer's output ``a``, written into ``out`` when given.
+
+        Parameters
+        ----------
+        inputs : ndarray or sparse matrix of shape (n_samples, n_inputs)
+        out : ndarray of shape (n_samples, n_units), default=None
+            Buffer for the result; a new array is allocated when None, which
+            keeps prediction free of shared state.
+
+        Returns
+        -------
+        a : ndarray of shape (n_samples, n_units)
+        """
+        return self.activation.forward(_affine(inputs, self.coef, self.intercept, out))
+
+    def backward(self, inputs, outputs, delta, input_delta=None):
+        """Store the gradients of the layer's parameters and pass ``delta`` down.
+
+        Parameters
+        ----------
+        inputs : ndarray or sparse matrix of shape (n_samples, n_inputs)
+            What the forward pass received.
+        outputs : ndarray of shape (n_samples, n_units)
+            What the forward pass returned.
+        delta : ndarray of shape (n_samples, n_units)
+            On entry the gradient of the loss with respect to ``outputs``; turned
+            in place into the gradient with respect to ``z``.
+        input_delta : ndarray of shape (n_samples, n_inputs), default=None
+            Buffer that receives the gradient with respect to ``inputs``; None
+            skips that product (for the first layer).
+        """
+        self.activation.scale_delta(outputs, delta)
+        self._parameter_gradients(inputs, delta, input_delta)
+
+    def _parameter_gradients(self, inputs, delta, input_delta):
+        if isinstance(inputs, np.ndarray):
+            np.matmul(inputs.T, delta, out=self.coef_grad)
+        else:
+            self.coef_grad[...] = inputs.T @ delta
+        np.sum(delta, axis=0, out=self.intercept_grad)
+        if input_delta is not None:
+            np.matmul(delta, self.coef.T, out=input_delta)
+
+
+class Output(Dense):
+    """The output layer, whose activation is the inverse link of the loss.
+
+    Its forward pass keeps both the raw output ``z`` (the logits of a classifier),
+    from which the loss is computed stably, and the prediction ``f(z)``. Its
+    backward pass receives ``delta`` with respect to ``z`` directly from the
+    loss, so no activation derivative is applied.
+
+    Parameters
+    ----------
+    coef, intercept, coef_grad, intercept_grad : ndarray
+        As for :class:`Dense`.
+    activation : Activation
+        The loss's output activation, from
+        :data:`sknn_scratch.core.activations.OUTPUT_ACTIVATIONS`.
+    """
+
+    def forward_raw(self, inputs, raw=None, prediction=None):
+        """Return the raw output ``z`` and the prediction ``f(z)``.
+
+        Parameters
+        ----------
+        inputs : ndarray or sparse matrix of shape (n_samples, n_inputs)
+        raw, prediction : ndarray of shape (n_samples, n_outputs), default=None
+            Buffers for the two results; allocated when None.
+
+        Returns
+        -------
+        raw, prediction : ndarray of shape (n_samples, n_outputs)
+        """
+        raw = _affine(inputs, self.coef, self.intercept, raw)
+        if prediction is None:
+            prediction = raw.copy()
+        else:
+            np.copyto(prediction, raw)
+        return raw, self.activation.forward(prediction)
+
+    def backward(self, inputs, outputs, delta, input_delta=None):
+        self._parameter_gradients(inputs, delta, input_delta)

@@ -1,0 +1,255 @@
+"""The feedforward network: layers stacked over one contiguous parameter buffer.
+
+All weights and biases of a network live in the single 1-D array ``params``:
+first every layer's ``coef`` (row-major), then every layer's ``intercept``. The
+per-layer arrays in ``coefs`` and ``intercepts`` are views into it, and the
+gradient buffer ``grads`` has the same layout. An optimizer therefore updates the
+whole network with one vectorised operation, and L-BFGS works on ``params``
+directly, without packing and unpacking.
+
+:meth:`Network.loss_gradient` is the training step's core: a forward pass that
+keeps every layer's output in a :class:`Workspace`, the loss, and the
+backpropagation of its gradient through the layers into ``grads``. Prediction
+(:meth:`Network.predict_raw`) allocates its own arrays and writes nothing, so one
+fitted network can serve many threads at once.
+"""
+
+import numpy as np
+
+from sknn_scratch.core.activations import HIDDEN_ACTIVATIONS
+from sknn_scratch.core.layers import Dense, Output
+from sknn_scratch.core.losses import LOSSES
+
+
+class Workspace:
+    """Arrays that a training step fills, allocated once for the largest batch.
+
+    Parameters
+    ----------
+    layer_units : list of int
+        Width of every layer, inputs first.
+    max_batch_size : int
+        Largest number of rows a batch will have.
+    dtype : numpy dtype
+        Floating-point type of the network.
+
+    Attributes
+    ----------
+    outputs : list of ndarray
+        ``outputs[i]`` receives hidden layer ``i``'s activations.
+    raw, prediction : ndarray of shape (max_batch_size, n_outputs)
+        The output layer's pre-activations and activations.
+    deltas : list of ndarray
+        ``deltas[i]`` receives the gradient with respect to layer ``i``'s
+        pre-activations; the last one is the output layer's.
+    l2_term : ndarray of shape (n_coef,)
+        Scratch for ``alpha * coef``.
+    """
+
+    def __init__(self, layer_units, max_batch_size, dtype):
+        shapes = [(max_batch_size, units) for units in layer_units[1:]]
+        self.outputs = [np.empty(shape, dtype=dtype) for shape in shapes[:-1]]
+        self.raw = np.empty(shapes[-1], dtype=dtype)
+        self.prediction = np.empty(shapes[-1], dtype=dtype)
+        self.deltas = [np.empty(shape, dtype=dtype) for shape in shapes]
+        n_coef = sum(a * b for a, b in zip(layer_units[:-1], layer_units[1:]))
+        self.l2_term = np.empty(n_coef, dtype=dtype)
+
+
+class Network:
+    """A multi-layer perceptron with a NumPy forward and backward pass.
+
+    Parameters
+    ----------
+    layer_units : list of int
+        Width of every layer: ``n_features``, the hidden sizes, ``n_outputs``.
+    activation : str
+        Name of the hidden layers' activation, a key of
+        :data:`sknn_scratch.core.activations.HIDDEN_ACTIVATIONS`.
+    loss : str
+        Name of the loss, a key of :data:`sknn_scratch.core.losses.LOSSES`; it
+        also fixes the output activation.
+    dtype : numpy dtype, default=np.float64
+        Floating-point type of the parameters and of every work array.
+
+    Attributes
+    ----------
+    params, grads : ndarray of shape (n_params,)
+        All parameters, and the gradient of the last :meth:`loss_gradient`.
+    coefs, intercepts : list of ndarray
+        Per-layer views into ``params``.
+    n_coef : int
+        Number of weights; ``params[:n_coef]`` holds every ``coef``.
+    layers : list of Dense
+        The hidden layers followed by the :class:`~sknn_scratch.core.layers.Output`
+        layer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> net = Network([3, 4, 2], activation="tanh", loss="log_loss")
+    >>> net.initialize(np.random.RandomState(0))
+    >>> [coef.shape for coef in net.coefs], net.params.shape
+    ([(3, 4), (4, 2)], (26,))
+    >>> X = np.ones((5, 3))
+    >>> y = np.tile([1.0, 0.0], (5, 1))
+    >>> loss = net.loss_gradient(X, y, None, alpha=0.0, workspace=Workspace(
+    ...     net.layer_units, 5, net.params.dtype))
+    >>> bool(loss > 0), bool(np.any(net.grads != 0))
+    (True, True)
+    """
+
+    def __init__(self, layer_units, activation, loss, dtype=np.float64):
+        self.layer_units = list(layer_units)
+        self.activation = activation
+        self.loss = LOSSES[loss]
+
+        coef_shapes = list(zip(self.layer_units[:-1], self.layer_units[1:]))
+        self.n_coef = sum(fan_in * fan_out for fan_in, fan_out in coef_shapes)
+        n_params = self.n_coef + sum(self.layer_units[1:])
+        self.params = np.zeros(n_params, dtype=dtype)
+        self.grads = np.zeros(n_params, dtype=dtype)
+        self._build_views()
+
+    def _build_views(self):
+        """Cut ``params`` and ``grads`` into per-layer views and make the layers."""
+        coef_shapes = list(zip(self.layer_units[:-1], self.layer_units[1:]))
+        self.coefs, coef_grads = [], []
+        self.intercepts, intercept_grads = [], []
+        coef_start, intercept_start = 0, self.n_coef
+        for fan_in, fan_out in coef_shapes:
+            coef_stop = coef_start + fan_in * fan_out
+            intercept_stop = intercept_start + fan_out
+            for buffer, coefs, intercepts in (
+                (self.params, self.coefs, self.intercepts),
+                (self.grads, coef_grads, intercept_grads),
+            ):
+                coefs.append(buffer[coef_start:coef_stop].reshape(fan_in, fan_out))
+                intercepts.append(buffer[intercept_start:intercept_stop])
+            coef_start, intercept_start = coef_stop, intercept_stop
+
+        hidden = HIDDEN_ACTIVATIONS[self.activation]
+        self.layers = [
+            Dense(*views, hidden)
+            for views in zip(self.coefs, self.intercepts, coef_grads, intercept_grads)
+        ]
+        last = self.layers.pop()
+        self.layers.append(
+            Output(
+                last.coef,
+                last.intercept,
+                last.coef_grad,
+                last.intercept_grad,
+                self.loss.link_inverse,
+            )
+        )
+
+    def __getstate__(self):
+        # The views and layers are rebuilt from the two buffers on unpickling, so
+        # a pickle holds each weight once.
+        state = self.__dict__.copy()
+        for derived in ("coefs", "intercepts", "layers"):
+            del state[derived]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._build_views()
+
+    @property
+    def out_activation(self):
+        """Name of the output activation."""
+        return self.loss.output_activation
+
+    def initialize(self, random_state):
+        """Draw every weight and bias from Glorot et al.'s uniform distribution.
+
+        Each layer's ``coef`` and then its ``intercept`` are drawn from
+        ``U(-b, b)`` with ``b = sqrt(k / (fan_in + fan_out))``, ``k = 2`` for a
+        logistic hidden activation and ``k = 6`` otherwise, in float64, layer
+        by layer; this is the sequence of draws scikit-learn's MLP makes, so the
+        same random state gives the same initial network.
+
+        Parameters
+        ----------
+        random_state : numpy.random.RandomState
+            Source of the draws.
+        """
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        for coef, intercept in zip(self.coefs, self.intercepts):
+            fan_in, fan_out = coef.shape
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            coef[...] = random_state.uniform(-bound, bound, (fan_in, fan_out))
+            intercept[...] = random_state.uniform(-bound, bound, fan_out)
+
+    def predict_raw(self, X):
+        """Return the raw output ``z`` and the prediction, in new arrays.
+
+        Parameters
+        ----------
+        X : ndarray or sparse matrix of shape (n_samples, n_features)
+
+        Returns
+        -------
+        raw, prediction : ndarray of shape (n_samples, n_outputs)
+        """
+        activations = X
+        for layer in self.layers[:-1]:
+            activations = layer.forward(activations)
+        return self.layers[-1].forward_raw(activations)
+
+    def loss_gradient(self, X, y, sample_weight, alpha, workspace):
+        """Return the regularised loss of a batch and store its gradient.
+
+        The loss is the (weighted) mean of the per-sample losses plus
+        ``alpha / 2 * ||coefs||**2`` divided by the batch's weight sum (its size
+        when unweighted); ``grads`` receives its gradient with respect to
+        ``params``.
+
+        Parameters
+        ----------
+        X : ndarray or sparse matrix of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples, n_outputs)
+            Targets, of the network's dtype.
+        sample_weight : ndarray of shape (n_samples,) or None
+        alpha : float
+            Strength of the L2 penalty.
+        workspace : Workspace
+            Buffers for at least ``n_samples`` rows.
+
+        Returns
+        -------
+        loss : float
+        """
+        n_samples = X.shape[0]
+        outputs = [buffer[:n_samples] for buffer in workspace.outputs]
+        deltas = [buffer[:n_samples] for buffer in workspace.deltas]
+        raw = workspace.raw[:n_samples]
+        prediction = workspace.prediction[:n_samples]
+        inputs = [X] + outputs
+
+        # Forward pass, keeping every layer's output.
+        for layer, layer_inputs, out in zip(self.layers, inputs, outputs):
+            layer.forward(layer_inputs, out)
+        self.layers[-1].forward_raw(inputs[-1], raw, prediction)
+
+        # Loss, and its gradient with respect to the output pre-activations.
+        loss = self.loss.value_and_delta(y, raw, prediction, sample_weight, deltas[-1])
+
+        # Backward pass: each layer stores its gradients and hands the delta down.
+        n_hidden = len(self.layers) - 1
+        top_delta = deltas[-2] if n_hidden else None
+        self.layers[-1].backward(inputs[-1], prediction, deltas[-1], top_delta)
+        for i in range(n_hidden - 1, -1, -1):
+            input_delta = deltas[i - 1] if i > 0 else None
+            self.layers[i].backward(inputs[i], outputs[i], deltas[i], input_delta)
+
+        # L2 penalty on the weights, then the division by the weight sum.
+        weight_sum = n_samples if sample_weight is None else sample_weight.sum()
+        coef_params = self.params[: self.n_coef]
+        if alpha:
+            loss += 0.5 * alpha * float(coef_params @ coef_params) / weight_sum
+            np.multiply(coef_params, alpha, out=workspace.l2_term)
+            self.grads[: self.n_coef] += workspace.l2_term
+        self.grads /= weight_sum
+        return loss
