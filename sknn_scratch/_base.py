@@ -74,8 +74,7 @@ def _validate_sample_weight(sample_weight, n_samples, dtype):
         )
     if sample_weight.shape != (n_samples,):
         raise ValueError(
-            f"sample_weight.shape == {sample_weight.shape}, expected "
-            f"{(n_samples,)}!"
+            f"sample_weight.shape == {sample_weight.shape}, expected {(n_samples,)}!"
         )
     if np.any(sample_weight < 0):
         raise ValueError(
@@ -85,6 +84,83 @@ def _validate_sample_weight(sample_weight, n_samples, dtype):
     if not np.any(sample_weight):
         raise ValueError("Sample weights must contain at least one non-zero number.")
     return sample_weight
+
+
+class MiniBatches:
+    """The mini-batches of one training set, cut into reused buffers.
+
+    With ``shuffle``, each epoch draws a permutation of the samples and gathers
+    every batch's rows into buffers allocated once; without it, the batches are
+    consecutive slices of the data. Batches whose sample weights are all zero
+    carry no information and are skipped.
+
+    Parameters
+    ----------
+    X : ndarray or CSR matrix of shape (n_samples, n_features)
+    Y : ndarray of shape (n_samples, n_outputs)
+    sample_weight : ndarray of shape (n_samples,) or None
+    batch_size : int
+    shuffle : bool
+    """
+
+    def __init__(self, X, Y, sample_weight, batch_size, shuffle):
+        self.X, self.Y, self.sample_weight = X, Y, sample_weight
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self._order = np.arange(X.shape[0])
+        if shuffle:
+            self._dense = not scipy.sparse.issparse(X)
+            self._X_buffer = (
+                np.empty((batch_size, X.shape[1]), X.dtype) if self._dense else None
+            )
+            self._Y_buffer = np.empty((batch_size, Y.shape[1]), Y.dtype)
+            if sample_weight is not None:
+                self._weight_buffer = np.empty(batch_size, sample_weight.dtype)
+
+    def epoch(self, random_state):
+        """Yield ``(X_batch, Y_batch, weight_batch)`` for one pass over the data.
+
+        Parameters
+        ----------
+        random_state : numpy.random.RandomState
+            Source of the shuffling.
+        """
+        if self.shuffle:
+            # Permuting the indices in place draws the same permutation as
+            # scikit-learn's ``shuffle`` of the index array does.
+            random_state.shuffle(self._order)
+        n_samples = self._order.shape[0]
+        for start in range(0, n_samples, self.batch_size):
+            stop = min(start + self.batch_size, n_samples)
+            batch = (
+                self._gather(start, stop) if self.shuffle else self._slice(start, stop)
+            )
+            weight_batch = batch[2]
+            if weight_batch is None or weight_batch.any():
+                yield batch
+
+    def _slice(self, start, stop):
+        weights = self.sample_weight
+        return (
+            self.X[start:stop],
+            self.Y[start:stop],
+            None if weights is None else weights[start:stop],
+        )
+
+    def _gather(self, start, stop):
+        size = stop - start
+        rows = self._order[start:stop]
+        if self._dense:
+            X_batch = np.take(self.X, rows, axis=0, out=self._X_buffer[:size])
+        else:
+            X_batch = self.X[rows]
+        Y_batch = np.take(self.Y, rows, axis=0, out=self._Y_buffer[:size])
+        weight_batch = None
+        if self.sample_weight is not None:
+            weight_batch = np.take(
+                self.sample_weight, rows, out=self._weight_buffer[:size]
+            )
+        return X_batch, Y_batch, weight_batch
 
 
 class BaseScratchMLP(BaseEstimator, ABC):
@@ -262,9 +338,7 @@ class BaseScratchMLP(BaseEstimator, ABC):
             )
         except BaseException:
             self.__dict__.clear()
-            self.__dict__.update(
-                saved_state if first_pass else saved_state.__dict__
-            )
+            self.__dict__.update(saved_state if first_pass else saved_state.__dict__)
             raise
         return self
 
@@ -389,75 +463,41 @@ class BaseScratchMLP(BaseEstimator, ABC):
         if self.batch_size > n_samples:
             warnings.warn(
                 "Got `batch_size` less than 1 or larger than sample size. It is "
-                "going to be clipped"
+                "going to be clipped",
+                stacklevel=2,
             )
         return int(np.clip(self.batch_size, 1, n_samples))
 
     def _fit_stochastic(self, X, Y, sample_weight, incremental, random_state):
         network = self._network
-        params, grads = network.params, network.grads
         if not incremental or not hasattr(self, "_optimizer"):
-            self._optimizer = self._make_optimizer(params)
+            self._optimizer = self._make_optimizer(network.params)
         optimizer = self._optimizer
 
+        validation = None
         if self.early_stopping:
-            train, validation = self._split_validation(X, Y, sample_weight, random_state)
+            train, validation = self._split_validation(
+                X, Y, sample_weight, random_state
+            )
             X, Y, sample_weight = train
-        else:
-            validation = None
 
-        # Buffers for the whole run, so that a batch costs no allocation.
-        n_samples, n_features = X.shape
-        batch_size = self._batch_size(n_samples)
-        workspace = Workspace(network.layer_units, batch_size, params.dtype)
-        sample_idx = np.arange(n_samples)
-        dense = not scipy.sparse.issparse(X)
-        if self.shuffle:
-            X_batch_buffer = np.empty((batch_size, n_features), X.dtype) if dense else None
-            Y_batch_buffer = np.empty((batch_size, Y.shape[1]), Y.dtype)
-            if sample_weight is not None:
-                weight_batch_buffer = np.empty(batch_size, sample_weight.dtype)
+        # Every buffer of the run is allocated here, so that a batch costs none.
+        n_samples = X.shape[0]
+        batches = MiniBatches(
+            X, Y, sample_weight, self._batch_size(n_samples), self.shuffle
+        )
+        workspace = Workspace(network.layer_units, batches.batch_size, X.dtype)
 
         self.n_iter_ = 0
         try:
             for _ in range(self.max_iter):
-                if self.shuffle:
-                    # Permuting the indices in place draws the same permutation
-                    # as scikit-learn's ``shuffle`` of the index array.
-                    random_state.shuffle(sample_idx)
-
                 accumulated_loss = 0.0
-                for start in range(0, n_samples, batch_size):
-                    stop = min(start + batch_size, n_samples)
-                    size = stop - start
-                    weight_batch = None
-                    if self.shuffle:
-                        batch_idx = sample_idx[start:stop]
-                        if dense:
-                            X_batch = np.take(
-                                X, batch_idx, axis=0, out=X_batch_buffer[:size]
-                            )
-                        else:
-                            X_batch = X[batch_idx]
-                        Y_batch = np.take(Y, batch_idx, axis=0, out=Y_batch_buffer[:size])
-                        if sample_weight is not None:
-                            weight_batch = np.take(
-                                sample_weight, batch_idx, out=weight_batch_buffer[:size]
-                            )
-                    else:
-                        X_batch, Y_batch = X[start:stop], Y[start:stop]
-                        if sample_weight is not None:
-                            weight_batch = sample_weight[start:stop]
-
-                    # A batch whose weights are all zero carries no information.
-                    if weight_batch is not None and not weight_batch.any():
-                        continue
-
+                for X_batch, Y_batch, weight_batch in batches.epoch(random_state):
                     batch_loss = network.loss_gradient(
                         X_batch, Y_batch, weight_batch, self.alpha, workspace
                     )
-                    optimizer.step(params, grads)
-                    accumulated_loss += batch_loss * size
+                    optimizer.step(network.params, network.grads)
+                    accumulated_loss += batch_loss * X_batch.shape[0]
 
                 self.n_iter_ += 1
                 self.loss_ = accumulated_loss / n_samples
@@ -469,36 +509,32 @@ class BaseScratchMLP(BaseEstimator, ABC):
 
                 self._update_no_improvement_count(validation)
                 optimizer.iteration_ends(self.t_)
-
                 if self._no_improvement_count > self.n_iter_no_change:
-                    if self.early_stopping:
-                        message = (
-                            "Validation score did not improve more than tol=%f for"
-                            " %d consecutive epochs." % (self.tol, self.n_iter_no_change)
-                        )
-                    else:
-                        message = (
-                            "Training loss did not improve more than tol=%f for %d"
-                            " consecutive epochs." % (self.tol, self.n_iter_no_change)
-                        )
-                    if optimizer.trigger_stopping(message, self.verbose):
+                    if optimizer.trigger_stopping(self._stall_message(), self.verbose):
                         break
                     self._no_improvement_count = 0
 
                 if incremental:
                     break
-
                 if self.n_iter_ == self.max_iter:
                     warnings.warn(
-                        "Stochastic Optimizer: Maximum iterations (%d) reached and "
-                        "the optimization hasn't converged yet." % self.max_iter,
+                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                        "reached and the optimization hasn't converged yet.",
                         ConvergenceWarning,
+                        stacklevel=2,
                     )
         except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.")
+            warnings.warn("Training interrupted by user.", stacklevel=2)
 
         if self.early_stopping:
-            np.copyto(params, self._best_params)
+            np.copyto(network.params, self._best_params)
+
+    def _stall_message(self):
+        watched = "Validation score" if self.early_stopping else "Training loss"
+        return (
+            f"{watched} did not improve more than tol={self.tol:f} for "
+            f"{self.n_iter_no_change} consecutive epochs."
+        )
 
     def _update_no_improvement_count(self, validation):
         """Count the epochs without progress, on validation score or loss."""
@@ -506,7 +542,7 @@ class BaseScratchMLP(BaseEstimator, ABC):
             score = self._score(*validation)
             self.validation_scores_.append(score)
             if self.verbose:
-                print("Validation score: %f" % score)
+                print(f"Validation score: {score:f}")
             if score < self.best_validation_score_ + self.tol:
                 self._no_improvement_count += 1
             else:
@@ -549,7 +585,11 @@ class BaseScratchMLP(BaseEstimator, ABC):
             method="L-BFGS-B",
             jac=True,
             callback=end_of_iteration,
-            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol},
+            options={
+                "maxfun": self.max_fun,
+                "maxiter": self.max_iter,
+                "gtol": self.tol,
+            },
         )
         np.copyto(params, result.x, casting="same_kind")
         self.n_iter_ = min(result.nit, self.max_iter)
@@ -570,7 +610,7 @@ class BaseScratchMLP(BaseEstimator, ABC):
                 "\nYou might also want to scale the data, for example with "
                 "sklearn.preprocessing.StandardScaler."
             )
-            warnings.warn(message, ConvergenceWarning)
+            warnings.warn(message, ConvergenceWarning, stacklevel=2)
 
     def _check_finite(self, where):
         """Raise when training has produced a non-finite loss or weights."""
@@ -625,6 +665,7 @@ class BaseScratchMLP(BaseEstimator, ABC):
                 f"{saved_version} and is loaded by sknn_scratch {__version__}; "
                 f"this might lead to breaking code or invalid results.",
                 UserWarning,
+                stacklevel=2,
             )
         super().__setstate__(state)
         if "_network" in self.__dict__:
@@ -639,4 +680,4 @@ class BaseScratchMLP(BaseEstimator, ABC):
 
 def _epoch_line(iteration, loss):
     """The verbose line printed after each epoch, as scikit-learn prints it."""
-    return "Iteration %d, loss = %.8f" % (iteration, loss)
+    return f"Iteration {iteration}, loss = {loss:.8f}"

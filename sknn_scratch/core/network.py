@@ -14,6 +14,8 @@ backpropagation of its gradient through the layers into ``grads``. Prediction
 fitted network can serve many threads at once.
 """
 
+from itertools import pairwise
+
 import numpy as np
 
 from sknn_scratch.core.activations import HIDDEN_ACTIVATIONS
@@ -52,7 +54,7 @@ class Workspace:
         self.raw = np.empty(shapes[-1], dtype=dtype)
         self.prediction = np.empty(shapes[-1], dtype=dtype)
         self.deltas = [np.empty(shape, dtype=dtype) for shape in shapes]
-        n_coef = sum(a * b for a, b in zip(layer_units[:-1], layer_units[1:]))
+        n_coef = sum(a * b for a, b in pairwise(layer_units))
         self.l2_term = np.empty(n_coef, dtype=dtype)
 
 
@@ -104,8 +106,7 @@ class Network:
         self.activation = activation
         self.loss = LOSSES[loss]
 
-        coef_shapes = list(zip(self.layer_units[:-1], self.layer_units[1:]))
-        self.n_coef = sum(fan_in * fan_out for fan_in, fan_out in coef_shapes)
+        self.n_coef = sum(a * b for a, b in pairwise(self.layer_units))
         n_params = self.n_coef + sum(self.layer_units[1:])
         self.params = np.zeros(n_params, dtype=dtype)
         self.grads = np.zeros(n_params, dtype=dtype)
@@ -113,11 +114,10 @@ class Network:
 
     def _build_views(self):
         """Cut ``params`` and ``grads`` into per-layer views and make the layers."""
-        coef_shapes = list(zip(self.layer_units[:-1], self.layer_units[1:]))
         self.coefs, coef_grads = [], []
         self.intercepts, intercept_grads = [], []
         coef_start, intercept_start = 0, self.n_coef
-        for fan_in, fan_out in coef_shapes:
+        for fan_in, fan_out in pairwise(self.layer_units):
             coef_stop = coef_start + fan_in * fan_out
             intercept_stop = intercept_start + fan_out
             for buffer, coefs, intercepts in (
@@ -128,21 +128,12 @@ class Network:
                 intercepts.append(buffer[intercept_start:intercept_stop])
             coef_start, intercept_start = coef_stop, intercept_stop
 
-        hidden = HIDDEN_ACTIVATIONS[self.activation]
-        self.layers = [
-            Dense(*views, hidden)
-            for views in zip(self.coefs, self.intercepts, coef_grads, intercept_grads)
-        ]
-        last = self.layers.pop()
-        self.layers.append(
-            Output(
-                last.coef,
-                last.intercept,
-                last.coef_grad,
-                last.intercept_grad,
-                self.loss.link_inverse,
-            )
+        views = list(
+            zip(self.coefs, self.intercepts, coef_grads, intercept_grads, strict=True)
         )
+        hidden = HIDDEN_ACTIVATIONS[self.activation]
+        self.layers = [Dense(*layer_views, hidden) for layer_views in views[:-1]]
+        self.layers.append(Output(*views[-1], self.loss.link_inverse))
 
     def __getstate__(self):
         # The views and layers are rebuilt from the two buffers on unpickling, so
@@ -176,7 +167,7 @@ class Network:
             Source of the draws.
         """
         factor = 2.0 if self.activation == "logistic" else 6.0
-        for coef, intercept in zip(self.coefs, self.intercepts):
+        for coef, intercept in zip(self.coefs, self.intercepts, strict=True):
             fan_in, fan_out = coef.shape
             bound = np.sqrt(factor / (fan_in + fan_out))
             coef[...] = random_state.uniform(-bound, bound, (fan_in, fan_out))
@@ -229,7 +220,9 @@ class Network:
         inputs = [X] + outputs
 
         # Forward pass, keeping every layer's output.
-        for layer, layer_inputs, out in zip(self.layers, inputs, outputs):
+        for layer, layer_inputs, out in zip(
+            self.layers[:-1], inputs[:-1], outputs, strict=True
+        ):
             layer.forward(layer_inputs, out)
         self.layers[-1].forward_raw(inputs[-1], raw, prediction)
 

@@ -77,7 +77,7 @@ class Optimizer:
         stop : bool
         """
         if verbose:
-            print(message + " Stopping.")
+            print(f"{message} Stopping.")
         return True
 
 
@@ -161,12 +161,12 @@ class SGD(Optimizer):
 
         if self.learning_rate <= 1e-6:
             if verbose:
-                print(message + " Learning rate too small. Stopping.")
+                print(f"{message} Learning rate too small. Stopping.")
             return True
 
         self.learning_rate /= 5.0
         if verbose:
-            print(message + " Setting learning rate to %f" % self.learning_rate)
+            print(f"{message} Setting learning rate to {self.learning_rate:f}")
         return False
 
 
