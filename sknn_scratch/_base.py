@@ -406,7 +406,7 @@ class BaseScratchMLP(BaseEstimator, ABC):
         self.n_iter_ = 0
         self.t_ = 0
         self.loss_curve_ = []
-        self._best_params = self._network.params.copy()
+        self._best_params = None
         self._no_improvement_count = 0
         if self.early_stopping and self.solver in STOCHASTIC_SOLVERS:
             self.validation_scores_ = []
@@ -476,6 +476,8 @@ class BaseScratchMLP(BaseEstimator, ABC):
 
         validation = None
         if self.early_stopping:
+            if self._best_params is None:
+                self._best_params = network.params.copy()
             train, validation = self._split_validation(
                 X, Y, sample_weight, random_state
             )

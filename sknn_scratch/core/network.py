@@ -136,15 +136,17 @@ class Network:
         self.layers.append(Output(*views[-1], self.loss.link_inverse))
 
     def __getstate__(self):
-        # The views and layers are rebuilt from the two buffers on unpickling, so
-        # a pickle holds each weight once.
+        # The views and layers are rebuilt on unpickling, so that a pickle holds
+        # each weight once.
+        # The gradient holds nothing between steps and is not kept either.
         state = self.__dict__.copy()
-        for derived in ("coefs", "intercepts", "layers"):
+        for derived in ("coefs", "intercepts", "layers", "grads"):
             del state[derived]
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        self.grads = np.zeros_like(self.params)
         self._build_views()
 
     @property
