@@ -324,8 +324,12 @@ class BaseScratchMLP(BaseEstimator, ABC):
             )
         return True
 
-    def _fit(self, X, y, sample_weight, incremental, label_state=None):
-        """Validate, then train; on any error, restore the estimator's state."""
+    def _fit(self, X, y, sample_weight, incremental, preset_labels=None):
+        """Validate, then train; on any error, restore the estimator's state.
+
+        ``preset_labels`` holds the label attributes that the classifier's first
+        ``partial_fit`` call derives from its ``classes`` argument.
+        """
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
@@ -334,7 +338,7 @@ class BaseScratchMLP(BaseEstimator, ABC):
         saved_state = dict(self.__dict__) if first_pass else copy.deepcopy(self)
         try:
             self._fit_validated(
-                X, y, sample_weight, incremental, first_pass, label_state
+                X, y, sample_weight, incremental, first_pass, preset_labels
             )
         except BaseException:
             self.__dict__.clear()
@@ -342,8 +346,11 @@ class BaseScratchMLP(BaseEstimator, ABC):
             raise
         return self
 
-    def _fit_validated(self, X, y, sample_weight, incremental, first_pass, labels):
-        # Validate everything before anything is changed.
+    def _fit_validated(
+        self, X, y, sample_weight, incremental, first_pass, preset_labels
+    ):
+        # Validation comes first. It sets attributes too (validate_data records
+        # the features), which is safe: _fit restores them if anything fails.
         hidden_layer_sizes = self._hidden_layer_sizes()
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
@@ -357,8 +364,8 @@ class BaseScratchMLP(BaseEstimator, ABC):
             y_numeric=not self._is_classifier(),
             reset=first_pass,
         )
-        if labels is not None:
-            self.__dict__.update(labels)
+        if preset_labels is not None:
+            self.__dict__.update(preset_labels)
         Y, label_state = self._encode_targets(y, first_pass, incremental)
         Y = np.ascontiguousarray(Y, dtype=X.dtype)
         sample_weight = _validate_sample_weight(sample_weight, X.shape[0], X.dtype)
@@ -374,6 +381,12 @@ class BaseScratchMLP(BaseEstimator, ABC):
                 f"this call needs {layer_units}. Set warm_start=False or keep "
                 f"hidden_layer_sizes and the targets' shape unchanged."
             )
+        else:
+            # A kept network keeps its dtype, whatever the dtype of this X.
+            dtype = self._network.params.dtype
+            X, Y = X.astype(dtype, copy=False), Y.astype(dtype, copy=False)
+            if sample_weight is not None:
+                sample_weight = sample_weight.astype(dtype, copy=False)
 
         if self.solver in STOCHASTIC_SOLVERS:
             if scipy.sparse.issparse(X) and X.format != "csr":
@@ -416,7 +429,7 @@ class BaseScratchMLP(BaseEstimator, ABC):
             self.validation_scores_ = None
             self.best_validation_score_ = None
             self.best_loss_ = np.inf
-        self.__dict__.pop("_optimizer", None)
+        self._optimizer = None
 
     def _make_optimizer(self, params):
         if self.solver == "sgd":
@@ -470,7 +483,7 @@ class BaseScratchMLP(BaseEstimator, ABC):
 
     def _fit_stochastic(self, X, Y, sample_weight, incremental, random_state):
         network = self._network
-        if not incremental or not hasattr(self, "_optimizer"):
+        if not incremental or self._optimizer is None:
             self._optimizer = self._make_optimizer(network.params)
         optimizer = self._optimizer
 

@@ -195,15 +195,17 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
                     f"partial_fit, was: {self.classes_!r}"
                 )
 
-        label_state = None
+        preset_labels = None
         if first_call:
             multilabel = type_of_target(y).startswith("multilabel")
             binarizer = LabelBinarizer().fit(y if multilabel else classes)
-            label_state = {
+            preset_labels = {
                 "_label_binarizer": binarizer,
                 "classes_": binarizer.classes_,
             }
-        return self._fit(X, y, sample_weight, incremental=True, label_state=label_state)
+        return self._fit(
+            X, y, sample_weight, incremental=True, preset_labels=preset_labels
+        )
 
     def predict(self, X):
         """Predict the class of each sample.

@@ -51,7 +51,8 @@ class ScratchMLPRegressor(RegressorMixin, BaseScratchMLP):
     >>> from sknn_scratch import ScratchMLPRegressor
     >>> X, y = make_regression(n_samples=200, n_features=5, noise=1.0,
     ...                        random_state=0)
-    >>> reg = ScratchMLPRegressor(solver="lbfgs", random_state=0, max_iter=1000)
+    >>> reg = ScratchMLPRegressor(solver="lbfgs", tol=1e-2, max_iter=2000,
+    ...                           random_state=0)
     >>> reg.fit(X, y).score(X, y) > 0.99
     True
     >>> reg.predict(X[:2]).shape
