@@ -76,18 +76,19 @@ class Identity(Activation):
 class Logistic(Activation):
     """The logistic sigmoid ``f(z) = 1 / (1 + exp(-z))``, with ``f' = a (1 - a)``.
 
-    It is evaluated as ``(1 + tanh(z / 2)) / 2``, which is the same function but
-    never overflows, whatever the size of ``z``.
+    For very negative ``z``, ``exp(-z)`` overflows to infinity and the result
+    is the correct limit 0; that overflow is expected and not reported. The
+    result keeps full relative precision down to the smallest positive float.
     """
 
     name = "logistic"
 
     def forward(self, z):
-        z *= 0.5
-        np.tanh(z, out=z)
+        with np.errstate(over="ignore"):
+            np.negative(z, out=z)
+            np.exp(z, out=z)
         z += 1.0
-        z *= 0.5
-        return z
+        return np.reciprocal(z, out=z)
 
     def scale_delta(self, a, delta):
         delta *= a
