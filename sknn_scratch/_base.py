@@ -15,7 +15,6 @@ Every call that trains is atomic: when it raises, whether on bad input or on a
 run that diverges, the estimator is left exactly as it was before the call.
 """
 
-import copy
 import math
 import warnings
 from abc import ABC, abstractmethod
@@ -28,7 +27,12 @@ from sklearn.base import BaseEstimator, _fit_context, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    Options,
+    StrOptions,
+)
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from sknn_scratch import __version__
@@ -84,6 +88,20 @@ def _validate_sample_weight(sample_weight, n_samples, dtype):
     if not np.any(sample_weight):
         raise ValueError("Sample weights must contain at least one non-zero number.")
     return sample_weight
+
+
+def _reject_zero_columns(X, estimator):
+    """Raise scikit-learn's error for a 2-D input with no columns.
+
+    ``validate_data`` gives it for arrays, but fails obscurely inside NumPy on a
+    DataFrame without columns.
+    """
+    shape = getattr(X, "shape", None)
+    if shape is not None and len(shape) == 2 and shape[1] == 0:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={tuple(shape)}) while a minimum "
+            f"of 1 is required by {type(estimator).__name__}."
+        )
 
 
 class MiniBatches:
@@ -161,6 +179,61 @@ class MiniBatches:
                 self.sample_weight, rows, out=self._weight_buffer[:size]
             )
         return X_batch, Y_batch, weight_batch
+
+
+class _Rollback:
+    """The state of an estimator before a training call, to restore on failure.
+
+    A call that starts a new model only rebinds attributes, so a shallow copy of
+    the attributes restores the old model. A call that continues a model
+    (``warm_start``, ``partial_fit``) also changes its arrays and lists in place:
+    their contents are copied too, and copied back into the same objects, so
+    that arrays taken from the model before the call stay its own. The state of
+    a ``RandomState`` passed as ``random_state`` is restored as well.
+
+    Parameters
+    ----------
+    estimator : BaseScratchMLP
+    keeps_model : bool
+        Whether the call continues the estimator's current model.
+    """
+
+    def __init__(self, estimator, keeps_model):
+        self.estimator = estimator
+        self.attributes = dict(estimator.__dict__)
+        random_state = estimator.random_state
+        self.random_state = None
+        if isinstance(random_state, np.random.RandomState):
+            self.random_state = (random_state, random_state.get_state())
+
+        self.arrays, self.lists, self.optimizer_attributes = [], [], None
+        if keeps_model:
+            arrays = [estimator._network.params]
+            if estimator._best_params is not None:
+                arrays.append(estimator._best_params)
+            optimizer = estimator._optimizer
+            if optimizer is not None:
+                arrays.extend(optimizer.state_arrays())
+                self.optimizer_attributes = (optimizer, dict(optimizer.__dict__))
+            self.arrays = [(array, array.copy()) for array in arrays]
+            curves = (estimator.loss_curve_, estimator.validation_scores_)
+            self.lists = [(curve, list(curve)) for curve in curves if curve is not None]
+
+    def restore(self):
+        """Put the estimator back as it was when this object was made."""
+        self.estimator.__dict__.clear()
+        self.estimator.__dict__.update(self.attributes)
+        for array, saved in self.arrays:
+            np.copyto(array, saved)
+        for curve, saved in self.lists:
+            curve[:] = saved
+        if self.optimizer_attributes is not None:
+            optimizer, attributes = self.optimizer_attributes
+            optimizer.__dict__.clear()
+            optimizer.__dict__.update(attributes)
+        if self.random_state is not None:
+            random_state, saved = self.random_state
+            random_state.set_state(saved)
 
 
 class BaseScratchMLP(BaseEstimator, ABC):
@@ -333,16 +406,13 @@ class BaseScratchMLP(BaseEstimator, ABC):
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
-        # A new model only rebinds attributes, so a shallow copy can restore the
-        # old one; training a kept model changes its arrays in place.
-        saved_state = dict(self.__dict__) if first_pass else copy.deepcopy(self)
+        rollback = _Rollback(self, keeps_model=not first_pass)
         try:
             self._fit_validated(
                 X, y, sample_weight, incremental, first_pass, preset_labels
             )
         except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved_state if first_pass else saved_state.__dict__)
+            rollback.restore()
             raise
         return self
 
@@ -354,6 +424,12 @@ class BaseScratchMLP(BaseEstimator, ABC):
         hidden_layer_sizes = self._hidden_layer_sizes()
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
+        if self.early_stopping and self.validation_fraction == 0:
+            raise ValueError(
+                "early_stopping=True needs a validation set: set "
+                "validation_fraction in (0, 1); got validation_fraction=0."
+            )
+        _reject_zero_columns(X, self)
         X, y = validate_data(
             self,
             X,
@@ -398,9 +474,13 @@ class BaseScratchMLP(BaseEstimator, ABC):
     def _hidden_layer_sizes(self):
         sizes = self.hidden_layer_sizes
         sizes = list(sizes) if hasattr(sizes, "__iter__") else [sizes]
+        if not all(isinstance(size, Integral) for size in sizes):
+            raise InvalidParameterError(
+                f"hidden_layer_sizes must hold integers, got {sizes}."
+            )
         if any(size <= 0 for size in sizes):
             raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
-        return sizes
+        return [int(size) for size in sizes]
 
     def _is_classifier(self):
         return is_classifier(self)
@@ -489,12 +569,17 @@ class BaseScratchMLP(BaseEstimator, ABC):
 
         validation = None
         if self.early_stopping:
+            if self.validation_scores_ is None:  # a warm start switched it on
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
             if self._best_params is None:
                 self._best_params = network.params.copy()
             train, validation = self._split_validation(
                 X, Y, sample_weight, random_state
             )
             X, Y, sample_weight = train
+        elif self.best_loss_ is None:  # a warm start switched early stopping off
+            self.best_loss_ = np.inf
 
         # Every buffer of the run is allocated here, so that a batch costs none.
         n_samples = X.shape[0]
@@ -609,8 +694,8 @@ class BaseScratchMLP(BaseEstimator, ABC):
         np.copyto(params, result.x, casting="same_kind")
         self.n_iter_ = min(result.nit, self.max_iter)
         self.loss_ = float(result.fun)
-        self._check_finite(f"L-BFGS iteration {self.n_iter_}")
-        self.best_loss_ = min([self.best_loss_, *self.loss_curve_])
+        self._check_finite(f"L-BFGS iteration {self.n_iter_ + 1}")
+        self.best_loss_ = min([*self.loss_curve_, self.loss_])
         if result.status != 0:
             message = (
                 f"lbfgs failed to converge after {self.n_iter_} iteration(s) "
@@ -633,11 +718,13 @@ class BaseScratchMLP(BaseEstimator, ABC):
         if math.isfinite(self.loss_) and finite_weights:
             return
         weights = "finite" if finite_weights else "not all finite"
+        remedy = "scale the input data (for example with StandardScaler)"
+        if self.solver in STOCHASTIC_SOLVERS:
+            remedy = f"lower learning_rate_init={self.learning_rate_init}, or {remedy}"
         raise ValueError(
             f"Training diverged at {where}: the loss is {self.loss_} and the "
-            f"weights are {weights}. Lower learning_rate_init, or scale the input "
-            f"data (for example with sklearn.preprocessing.StandardScaler). The "
-            f"estimator was left as it was before this call."
+            f"weights are {weights}. To fix it, {remedy}. The estimator was left "
+            f"as it was before this call."
         )
 
     # ----------------------------------------------------------------------------
@@ -651,6 +738,7 @@ class BaseScratchMLP(BaseEstimator, ABC):
         """
         if check_input:
             check_is_fitted(self)
+            _reject_zero_columns(X, self)
             X = validate_data(
                 self,
                 X,
@@ -666,7 +754,7 @@ class BaseScratchMLP(BaseEstimator, ABC):
     def __getstate__(self):
         # coefs_ and intercepts_ are views into the network's buffer; they are
         # rebuilt on loading, so that a pickle holds every weight once.
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: this may be the live dict
         state.pop("coefs_", None)
         state.pop("intercepts_", None)
         state["_sknn_scratch_version"] = __version__

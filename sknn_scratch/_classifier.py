@@ -185,6 +185,11 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
         self : object
             The updated estimator.
         """
+        if y is None:
+            raise ValueError(
+                f"This {type(self).__name__} estimator requires y to be passed, "
+                "but the target y is None."
+            )
         first_call = getattr(self, "classes_", None) is None
         if first_call and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")

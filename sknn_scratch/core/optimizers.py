@@ -44,6 +44,15 @@ class Optimizer:
             self._scratch = (np.empty_like(params), np.empty_like(params))
         return self._scratch
 
+    def state_arrays(self):
+        """Return the arrays the optimizer updates in place at each step.
+
+        Returns
+        -------
+        arrays : list of ndarray
+        """
+        return []
+
     def step(self, params, grads):
         """Update ``params`` in place from the gradient ``grads``.
 
@@ -134,6 +143,9 @@ class SGD(Optimizer):
         self.power_t = power_t
         self.velocity = np.zeros_like(params)
 
+    def state_arrays(self):
+        return [self.velocity]
+
     def step(self, params, grads):
         step_term, update = self._scratch_buffers(params)
 
@@ -217,6 +229,9 @@ class Adam(Optimizer):
         self.t = 0
         self.first_moment = np.zeros_like(params)
         self.second_moment = np.zeros_like(params)
+
+    def state_arrays(self):
+        return [self.first_moment, self.second_moment]
 
     def step(self, params, grads):
         scratch, update = self._scratch_buffers(params)
