@@ -12,6 +12,7 @@ import itertools
 import pickle
 import re
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -1085,3 +1086,20 @@ def test_batch_with_zero_weights_is_skipped(cls):
 
     for ours, reference in zip(weighted.coefs_, dropped.coefs_, strict=True):
         np.testing.assert_allclose(ours, reference, rtol=0, atol=1e-12)
+
+
+@parametrize_estimators
+def test_concurrent_predictions_equal_serial_ones(estimator_class):
+    """Prediction writes nothing on the estimator, so threads can share one model."""
+    X, y = data_for(estimator_class)
+    estimator = estimator_class(hidden_layer_sizes=(16,), max_iter=5, random_state=0)
+    fit_quietly(estimator, X, y)
+    method = getattr(estimator, "predict_proba", estimator.predict)
+    chunks = [X[start : start + 7] for start in range(0, len(X), 7)] * 20
+
+    serial = [method(chunk) for chunk in chunks]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        concurrent = list(pool.map(method, chunks))
+
+    for expected, got in zip(serial, concurrent, strict=True):
+        np.testing.assert_array_equal(got, expected)
