@@ -35,7 +35,7 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from sknn_scratch import __version__
+from sknn_scratch._version import __version__
 from sknn_scratch.core.activations import HIDDEN_ACTIVATIONS
 from sknn_scratch.core.network import Network, Workspace
 from sknn_scratch.core.optimizers import SGD, Adam
@@ -123,6 +123,7 @@ class MiniBatches:
 
     def __init__(self, X, Y, sample_weight, batch_size, shuffle):
         self.X, self.Y, self.sample_weight = X, Y, sample_weight
+        self.n_samples = X.shape[0]
         self.batch_size = batch_size
         self.shuffle = shuffle
         self._order = np.arange(X.shape[0])
@@ -147,9 +148,8 @@ class MiniBatches:
             # Permuting the indices in place draws the same permutation as
             # scikit-learn's ``shuffle`` of the index array does.
             random_state.shuffle(self._order)
-        n_samples = self._order.shape[0]
-        for start in range(0, n_samples, self.batch_size):
-            stop = min(start + self.batch_size, n_samples)
+        for start in range(0, self.n_samples, self.batch_size):
+            stop = min(start + self.batch_size, self.n_samples)
             batch = (
                 self._gather(start, stop) if self.shuffle else self._slice(start, stop)
             )
@@ -240,7 +240,8 @@ class BaseScratchMLP(BaseEstimator, ABC):
     """Base class of :class:`ScratchMLPClassifier` and :class:`ScratchMLPRegressor`.
 
     Not to be used directly. A subclass names its loss and handles its targets
-    through :meth:`_encode_targets`, :meth:`_loss_name` and :meth:`_score`.
+    through :meth:`_encode_targets`, :meth:`_loss_name` and :meth:`_score`. The
+    constructor holds scikit-learn's defaults; the classifier takes it as it is.
     """
 
     _parameter_constraints: dict = {
@@ -278,32 +279,32 @@ class BaseScratchMLP(BaseEstimator, ABC):
         "max_fun": [Interval(Integral, 1, None, closed="left")],
     }
 
-    @abstractmethod
     def __init__(
         self,
-        hidden_layer_sizes,
-        activation,
-        solver,
-        alpha,
-        batch_size,
-        learning_rate,
-        learning_rate_init,
-        power_t,
-        max_iter,
-        shuffle,
-        random_state,
-        tol,
-        verbose,
-        warm_start,
-        momentum,
-        nesterovs_momentum,
-        early_stopping,
-        validation_fraction,
-        beta_1,
-        beta_2,
-        epsilon,
-        n_iter_no_change,
-        max_fun,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -365,6 +366,35 @@ class BaseScratchMLP(BaseEstimator, ABC):
         return Y
 
     # ----------------------------------------------------------------------------
+    # Weights: views into the network's buffer
+
+    @property
+    def coefs_(self):
+        return self._parameter_views("coefs_", "coefs")
+
+    @coefs_.setter
+    def coefs_(self, values):
+        self._parameter_views("coefs_", "coefs")[:] = values
+
+    @property
+    def intercepts_(self):
+        return self._parameter_views("intercepts_", "intercepts")
+
+    @intercepts_.setter
+    def intercepts_(self, values):
+        self._parameter_views("intercepts_", "intercepts")[:] = values
+
+    def _parameter_views(self, attribute, views):
+        # Reading coefs_ or intercepts_ before fit raises the AttributeError an
+        # unset attribute would, so hasattr and check_is_fitted work as usual.
+        network = self.__dict__.get("_network")
+        if network is None:
+            raise AttributeError(
+                f"'{type(self).__name__}' object has no attribute '{attribute}'"
+            )
+        return getattr(network, views)
+
+    # ----------------------------------------------------------------------------
     # Training
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -424,7 +454,8 @@ class BaseScratchMLP(BaseEstimator, ABC):
         hidden_layer_sizes = self._hidden_layer_sizes()
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
-        if self.early_stopping and self.validation_fraction == 0:
+        stochastic = self.solver in STOCHASTIC_SOLVERS
+        if stochastic and self.early_stopping and self.validation_fraction == 0:
             raise ValueError(
                 "early_stopping=True needs a validation set: set "
                 "validation_fraction in (0, 1); got validation_fraction=0."
@@ -451,13 +482,8 @@ class BaseScratchMLP(BaseEstimator, ABC):
         layer_units = [X.shape[1], *hidden_layer_sizes, Y.shape[1]]
         if first_pass:
             self._initialize(layer_units, X.dtype, label_state, random_state)
-        elif self._network.layer_units != layer_units:
-            raise ValueError(
-                f"The network has layer sizes {self._network.layer_units}, but "
-                f"this call needs {layer_units}. Set warm_start=False or keep "
-                f"hidden_layer_sizes and the targets' shape unchanged."
-            )
         else:
+            self._check_network_matches(layer_units, label_state)
             # A kept network keeps its dtype, whatever the dtype of this X.
             dtype = self._network.params.dtype
             X, Y = X.astype(dtype, copy=False), Y.astype(dtype, copy=False)
@@ -470,6 +496,21 @@ class BaseScratchMLP(BaseEstimator, ABC):
             self._fit_stochastic(X, Y, sample_weight, incremental, random_state)
         else:
             self._fit_lbfgs(X, Y, sample_weight)
+
+    def _check_network_matches(self, layer_units, label_state):
+        """Refuse to continue training a network the parameters no longer fit."""
+        network = self._network
+        fitted = (network.layer_units, network.activation, network.loss.name)
+        wanted = (layer_units, self.activation, self._loss_name(label_state))
+        for name, fitted_value, wanted_value in zip(
+            ("layer sizes", "activation", "loss"), fitted, wanted, strict=True
+        ):
+            if fitted_value != wanted_value:
+                raise ValueError(
+                    f"The fitted network has {name} {fitted_value!r}, but this "
+                    f"call asks for {wanted_value!r}. Set warm_start=False (or "
+                    f"start partial_fit anew) to train a new network."
+                )
 
     def _hidden_layer_sizes(self):
         sizes = self.hidden_layer_sizes
@@ -491,8 +532,6 @@ class BaseScratchMLP(BaseEstimator, ABC):
             layer_units, self.activation, self._loss_name(label_state), dtype
         )
         self._network.initialize(random_state)
-        self.coefs_ = self._network.coefs
-        self.intercepts_ = self._network.intercepts
         self.n_layers_ = len(layer_units)
         self.n_outputs_ = layer_units[-1]
         self.out_activation_ = self._network.out_activation
@@ -542,6 +581,12 @@ class BaseScratchMLP(BaseEstimator, ABC):
             sample_weight_train = sample_weight_val = None
         else:
             sample_weight_train, sample_weight_val = split[4:]
+            if not sample_weight_train.any():
+                raise ValueError(
+                    "Every sample left for training after the early-stopping "
+                    "split has zero weight; give more samples a positive weight "
+                    "or lower 'validation_fraction'."
+                )
         if X_val.shape[0] < 2:
             raise ValueError(
                 "The validation set is too small. Increase 'validation_fraction' "
@@ -562,19 +607,13 @@ class BaseScratchMLP(BaseEstimator, ABC):
         return int(np.clip(self.batch_size, 1, n_samples))
 
     def _fit_stochastic(self, X, Y, sample_weight, incremental, random_state):
-        network = self._network
+        """Train with mini-batch epochs until a stopping rule or ``max_iter``."""
         if not incremental or self._optimizer is None:
-            self._optimizer = self._make_optimizer(network.params)
-        optimizer = self._optimizer
+            self._optimizer = self._make_optimizer(self._network.params)
 
         validation = None
         if self.early_stopping:
-            if self.validation_scores_ is None:  # a warm start switched it on
-                self.validation_scores_ = []
-                self.best_validation_score_ = -np.inf
-            if self._best_params is None:
-                self._best_params = network.params.copy()
-            train, validation = self._split_validation(
+            train, validation = self._start_early_stopping(
                 X, Y, sample_weight, random_state
             )
             X, Y, sample_weight = train
@@ -582,52 +621,71 @@ class BaseScratchMLP(BaseEstimator, ABC):
             self.best_loss_ = np.inf
 
         # Every buffer of the run is allocated here, so that a batch costs none.
-        n_samples = X.shape[0]
-        batches = MiniBatches(
-            X, Y, sample_weight, self._batch_size(n_samples), self.shuffle
-        )
-        workspace = Workspace(network.layer_units, batches.batch_size, X.dtype)
+        batch_size = self._batch_size(X.shape[0])
+        batches = MiniBatches(X, Y, sample_weight, batch_size, self.shuffle)
+        workspace = Workspace(self._network.layer_units, batch_size, X.dtype)
 
         self.n_iter_ = 0
         try:
             for _ in range(self.max_iter):
-                accumulated_loss = 0.0
-                for X_batch, Y_batch, weight_batch in batches.epoch(random_state):
-                    batch_loss = network.loss_gradient(
-                        X_batch, Y_batch, weight_batch, self.alpha, workspace
-                    )
-                    optimizer.step(network.params, network.grads)
-                    accumulated_loss += batch_loss * X_batch.shape[0]
-
-                self.n_iter_ += 1
-                self.loss_ = accumulated_loss / n_samples
-                self._check_finite(f"epoch {self.n_iter_}")
-                self.t_ += n_samples
-                self.loss_curve_.append(self.loss_)
-                if self.verbose:
-                    print(_epoch_line(self.n_iter_, self.loss_))
-
-                self._update_no_improvement_count(validation)
-                optimizer.iteration_ends(self.t_)
-                if self._no_improvement_count > self.n_iter_no_change:
-                    if optimizer.trigger_stopping(self._stall_message(), self.verbose):
-                        break
-                    self._no_improvement_count = 0
-
-                if incremental:
+                self._run_epoch(batches, workspace, random_state)
+                if self._end_epoch(validation, incremental):
                     break
-                if self.n_iter_ == self.max_iter:
-                    warnings.warn(
-                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
-                        "reached and the optimization hasn't converged yet.",
-                        ConvergenceWarning,
-                        stacklevel=2,
-                    )
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.", stacklevel=2)
 
         if self.early_stopping:
-            np.copyto(network.params, self._best_params)
+            np.copyto(self._network.params, self._best_params)
+
+    def _start_early_stopping(self, X, Y, sample_weight, random_state):
+        """Split off the validation set and prepare the record of its scores."""
+        if self.validation_scores_ is None:  # a warm start switched it on
+            self.validation_scores_ = []
+            self.best_validation_score_ = -np.inf
+        if self._best_params is None:
+            self._best_params = self._network.params.copy()
+        return self._split_validation(X, Y, sample_weight, random_state)
+
+    def _run_epoch(self, batches, workspace, random_state):
+        """Make one pass over the data: forward, backward and a step per batch."""
+        network, optimizer = self._network, self._optimizer
+        loss_sum, n_trained = 0.0, 0
+        for X_batch, Y_batch, weight_batch in batches.epoch(random_state):
+            batch_loss = network.loss_gradient(
+                X_batch, Y_batch, weight_batch, self.alpha, workspace
+            )
+            optimizer.step(network.params, network.grads)
+            loss_sum += batch_loss * X_batch.shape[0]
+            n_trained += X_batch.shape[0]
+
+        self.n_iter_ += 1
+        self.t_ += batches.n_samples
+        self.loss_ = loss_sum / n_trained
+        self._check_finite(f"at epoch {self.n_iter_}")
+
+    def _end_epoch(self, validation, incremental):
+        """Record the epoch and apply the stopping rules; return whether to stop."""
+        self.loss_curve_.append(self.loss_)
+        if self.verbose:
+            print(_epoch_line(self.n_iter_, self.loss_))
+
+        self._update_no_improvement_count(validation)
+        self._optimizer.iteration_ends(self.t_)
+        if self._no_improvement_count > self.n_iter_no_change:
+            if self._optimizer.trigger_stopping(self._stall_message(), self.verbose):
+                return True
+            self._no_improvement_count = 0
+
+        if incremental:
+            return True
+        if self.n_iter_ == self.max_iter:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                "reached and the optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        return False
 
     def _stall_message(self):
         watched = "Validation score" if self.early_stopping else "Training loss"
@@ -665,19 +723,22 @@ class BaseScratchMLP(BaseEstimator, ABC):
 
         # L-BFGS-B works in float64 on a copy of the parameters; each evaluation
         # writes its point into the network's buffer and backpropagates there.
-        last_loss = [math.nan]
+        last_loss, n_iterations = math.nan, 0
 
         def loss_and_gradient(point):
+            nonlocal last_loss
             np.copyto(params, point, casting="same_kind")
-            last_loss[0] = network.loss_gradient(
+            last_loss = network.loss_gradient(
                 X, Y, sample_weight, self.alpha, workspace
             )
-            return last_loss[0], network.grads.astype(np.float64)
+            return last_loss, network.grads.astype(np.float64)
 
         def end_of_iteration(point):
-            self.loss_curve_.append(last_loss[0])
+            nonlocal n_iterations
+            n_iterations += 1
+            self.loss_curve_.append(last_loss)
             if self.verbose:
-                print(_epoch_line(len(self.loss_curve_), last_loss[0]))
+                print(_epoch_line(n_iterations, last_loss))
 
         result = scipy.optimize.minimize(
             loss_and_gradient,
@@ -694,7 +755,7 @@ class BaseScratchMLP(BaseEstimator, ABC):
         np.copyto(params, result.x, casting="same_kind")
         self.n_iter_ = min(result.nit, self.max_iter)
         self.loss_ = float(result.fun)
-        self._check_finite(f"L-BFGS iteration {self.n_iter_ + 1}")
+        self._check_finite(f"after {self.n_iter_} L-BFGS iteration(s)")
         self.best_loss_ = min([*self.loss_curve_, self.loss_])
         if result.status != 0:
             message = (
@@ -722,13 +783,20 @@ class BaseScratchMLP(BaseEstimator, ABC):
         if self.solver in STOCHASTIC_SOLVERS:
             remedy = f"lower learning_rate_init={self.learning_rate_init}, or {remedy}"
         raise ValueError(
-            f"Training diverged at {where}: the loss is {self.loss_} and the "
+            f"Training diverged {where}: the loss is {self.loss_} and the "
             f"weights are {weights}. To fix it, {remedy}. The estimator was left "
             f"as it was before this call."
         )
 
     # ----------------------------------------------------------------------------
     # Prediction
+
+    def _score_weights(self, X, sample_weight):
+        """Validate the ``sample_weight`` of ``score`` as ``fit`` validates it."""
+        if sample_weight is None:
+            return None
+        n_samples = X.shape[0] if hasattr(X, "shape") else len(X)
+        return _validate_sample_weight(sample_weight, n_samples, np.float64)
 
     def _forward(self, X, check_input=True):
         """Return the network's raw output and prediction for ``X``.
@@ -752,11 +820,8 @@ class BaseScratchMLP(BaseEstimator, ABC):
     # Persistence and tags
 
     def __getstate__(self):
-        # coefs_ and intercepts_ are views into the network's buffer; they are
-        # rebuilt on loading, so that a pickle holds every weight once.
-        state = dict(super().__getstate__())  # a copy: this may be the live dict
-        state.pop("coefs_", None)
-        state.pop("intercepts_", None)
+        # A copy: on Python 3.11 and later this may be the live __dict__.
+        state = dict(super().__getstate__())
         state["_sknn_scratch_version"] = __version__
         return state
 
@@ -771,9 +836,6 @@ class BaseScratchMLP(BaseEstimator, ABC):
                 stacklevel=2,
             )
         super().__setstate__(state)
-        if "_network" in self.__dict__:
-            self.coefs_ = self._network.coefs
-            self.intercepts_ = self._network.intercepts
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

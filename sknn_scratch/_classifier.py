@@ -33,8 +33,8 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
 {_docs.TRAINING_PARAMETERS}
     Attributes
     ----------
-    classes_ : ndarray or list of ndarray of shape (n_classes,)
-        Class labels, for each output.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels; for multilabel targets, the indices of the labels.
 
 {_docs.FITTED_ATTRIBUTES}
     See Also
@@ -58,59 +58,6 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
     >>> clf.predict_proba(X[:1]).shape
     (1, 3)
     """
-
-    def __init__(
-        self,
-        hidden_layer_sizes=(100,),
-        activation="relu",
-        *,
-        solver="adam",
-        alpha=0.0001,
-        batch_size="auto",
-        learning_rate="constant",
-        learning_rate_init=0.001,
-        power_t=0.5,
-        max_iter=200,
-        shuffle=True,
-        random_state=None,
-        tol=1e-4,
-        verbose=False,
-        warm_start=False,
-        momentum=0.9,
-        nesterovs_momentum=True,
-        early_stopping=False,
-        validation_fraction=0.1,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-8,
-        n_iter_no_change=10,
-        max_fun=15000,
-    ):
-        super().__init__(
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            solver=solver,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            power_t=power_t,
-            max_iter=max_iter,
-            shuffle=shuffle,
-            random_state=random_state,
-            tol=tol,
-            verbose=verbose,
-            warm_start=warm_start,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun,
-        )
 
     # ----------------------------------------------------------------------------
     # Targets
@@ -228,6 +175,25 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
         """
         _, prediction = self._forward(X)
         return self._labels(prediction)
+
+    def score(self, X, y, sample_weight=None):
+        """Return the mean accuracy of ``predict(X)`` against ``y``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Test samples.
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+            True labels; for multilabel targets, the subset accuracy is returned.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights, validated as in ``fit``.
+
+        Returns
+        -------
+        score : float
+        """
+        sample_weight = self._score_weights(X, sample_weight)
+        return super().score(X, y, sample_weight=sample_weight)
 
     def predict_proba(self, X):
         """Return the probability of each class for each sample.

@@ -33,8 +33,8 @@ TRAINING_PARAMETERS = """\
     learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
         Learning-rate schedule of ``solver='sgd'``: 'constant' keeps
         ``learning_rate_init``; 'invscaling' uses
-        ``learning_rate_init / pow(t, power_t)`` after each epoch, ``t`` being
-        the number of samples seen; 'adaptive' divides the rate by 5 each time
+        ``learning_rate_init / pow(t + 1, power_t)`` after each epoch, ``t``
+        being the number of samples seen; 'adaptive' divides the rate by 5 each time
         ``n_iter_no_change`` epochs pass without the training loss (or the
         validation score, with ``early_stopping``) improving by ``tol``.
 
@@ -124,12 +124,13 @@ FITTED_ATTRIBUTES = """\
 
     coefs_ : list of ndarray of shape (n_fan_in, n_fan_out)
         The ith element is the weight matrix of layer i. All weights and biases
-        live in one contiguous buffer of which these are views: change them in
-        place (``coefs_[0][...] = W``) rather than rebinding them.
+        live in one contiguous buffer of which these are views. Assigning
+        ``coefs_[i] = W`` or ``coefs_ = [W0, W1, ...]`` copies the new values
+        into the buffer; the shapes must stay the same.
 
     intercepts_ : list of ndarray of shape (n_fan_out,)
         The ith element is the bias vector of layer i + 1; views like
-        ``coefs_``.
+        ``coefs_``, and assigned the same way.
 
     n_features_in_ : int
         Number of features seen during :term:`fit`.

@@ -184,6 +184,26 @@ class ScratchMLPRegressor(RegressorMixin, BaseScratchMLP):
             return prediction.ravel()
         return prediction
 
+    def score(self, X, y, sample_weight=None):
+        """Return the coefficient of determination R^2 of ``predict(X)``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Test samples.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            True values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights, validated as in ``fit``.
+
+        Returns
+        -------
+        score : float
+            R^2, averaged uniformly over the outputs.
+        """
+        sample_weight = self._score_weights(X, sample_weight)
+        return super().score(X, y, sample_weight=sample_weight)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True

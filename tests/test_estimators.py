@@ -223,9 +223,9 @@ def test_repeated_partial_fit_equals_fit_with_as_many_epochs(estimator_class, so
     assert_same_weights(incremental, fitted, atol=1e-12)
 
 
-@parametrize_estimators
-def test_warm_start_continues_from_the_previous_weights(estimator_class):
-    X, y = data_for(estimator_class)
+def five_sgd_epochs_split_and_whole(estimator_class, X, y, **params):
+    """Five epochs of plain SGD, as warm-started fits of 2, 2 and 1 epochs and as
+    one fit; returns ``(warm, one_fit)``."""
     params = {
         "hidden_layer_sizes": (8,),
         "solver": "sgd",
@@ -233,6 +233,7 @@ def test_warm_start_continues_from_the_previous_weights(estimator_class):
         "learning_rate_init": 0.05,
         "tol": 0.0,
         "random_state": 0,
+        **params,
     }
     one_fit = fit_quietly(estimator_class(max_iter=5, **params), X, y)
 
@@ -240,6 +241,14 @@ def test_warm_start_continues_from_the_previous_weights(estimator_class):
     fit_quietly(warm, X, y)
     fit_quietly(warm, X, y)
     fit_quietly(warm.set_params(max_iter=1), X, y)
+    return warm, one_fit
+
+
+@parametrize_estimators
+def test_warm_start_continues_from_the_previous_weights(estimator_class):
+    X, y = data_for(estimator_class)
+
+    warm, one_fit = five_sgd_epochs_split_and_whole(estimator_class, X, y)
 
     assert warm.n_iter_ == 1
     assert len(warm.loss_curve_) == 5
@@ -256,23 +265,12 @@ def test_warm_start_continues_from_the_previous_weights(estimator_class):
 @parametrize_estimators
 def test_warm_start_without_shuffling_equals_one_long_fit(estimator_class):
     X, y = data_for(estimator_class)
+
     # Plain SGD keeps no optimizer state, so a fit split into several warm-started
     # fits takes exactly the steps of one long fit.
-    params = {
-        "hidden_layer_sizes": (8,),
-        "solver": "sgd",
-        "momentum": 0.0,
-        "learning_rate_init": 0.05,
-        "shuffle": False,
-        "tol": 0.0,
-        "random_state": 0,
-    }
-    one_fit = fit_quietly(estimator_class(max_iter=5, **params), X, y)
-
-    warm = estimator_class(warm_start=True, max_iter=2, **params)
-    fit_quietly(warm, X, y)
-    fit_quietly(warm, X, y)
-    fit_quietly(warm.set_params(max_iter=1), X, y)
+    warm, one_fit = five_sgd_epochs_split_and_whole(
+        estimator_class, X, y, shuffle=False
+    )
 
     assert warm.t_ == one_fit.t_
     np.testing.assert_allclose(warm.loss_curve_, one_fit.loss_curve_, atol=1e-12)
@@ -292,25 +290,6 @@ def test_refit_without_warm_start_starts_again(estimator_class):
     assert len(estimator.loss_curve_) == 3
     assert estimator.t_ == 3 * N_SAMPLES
     assert_same_weights(estimator, fresh, atol=0)
-
-
-def test_warm_start_with_other_classes_raises_and_keeps_the_model():
-    X, y = classification_data()
-    classifier = ScratchMLPClassifier(
-        hidden_layer_sizes=(8,), max_iter=3, warm_start=True, random_state=0
-    )
-    fit_quietly(classifier, X, y)
-    proba_before = classifier.predict_proba(X)
-
-    two_classes = y < 2
-    with pytest.raises(ValueError, match="warm_start can only be used"):
-        classifier.fit(X[two_classes], y[two_classes])
-
-    np.testing.assert_array_equal(classifier.classes_, [0, 1, 2])
-    np.testing.assert_array_equal(classifier.predict_proba(X), proba_before)
-    np.testing.assert_allclose(
-        output_from_public_weights(classifier, X), proba_before, atol=1e-12
-    )
 
 
 @pytest.mark.parametrize("make_copy", [pickle.dumps, copy.deepcopy])
@@ -345,6 +324,23 @@ def test_training_again_keeps_the_public_weights_in_sync(estimator_class, train_
         model_output(estimator, X),
         atol=1e-12,
     )
+
+
+def test_classifier_partial_fit_keeps_the_classes_of_the_first_call():
+    """The classes given to the first partial_fit call hold for the later calls,
+    which need not repeat them, even where the first call's targets lack some."""
+    X, y = classification_data()
+    classifier = ScratchMLPClassifier(hidden_layer_sizes=(8,), random_state=0)
+    first_half = y < 2
+
+    classifier.partial_fit(X[first_half], y[first_half], classes=[0, 1, 2])
+    np.testing.assert_array_equal(classifier.classes_, [0, 1, 2])
+    assert classifier.predict_proba(X).shape == (N_SAMPLES, 3)
+    classifier.partial_fit(X, y)
+
+    np.testing.assert_array_equal(classifier.classes_, [0, 1, 2])
+    assert classifier.predict_proba(X).shape == (N_SAMPLES, 3)
+    assert classifier.t_ == first_half.sum() + N_SAMPLES
 
 
 # --------------------------------------------------------------------------------
@@ -403,6 +399,75 @@ def test_early_stopping_restores_the_weights_of_the_best_epoch(estimator_class):
     )
     assert_same_weights(estimator, cut_at_best, atol=0)
     np.testing.assert_array_equal(estimator.predict(X), cut_at_best.predict(X))
+
+
+def warm_sgd_or_adam(estimator_class, solver):
+    return estimator_class(
+        hidden_layer_sizes=(8,),
+        solver=solver,
+        max_iter=3,
+        warm_start=True,
+        random_state=0,
+    )
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+@parametrize_estimators
+def test_warm_fit_switching_early_stopping_on_records_validation_scores(
+    estimator_class, solver
+):
+    """A warm-started fit that switches early_stopping on records one validation
+    score per epoch of its own, takes the best of them as best_validation_score_
+    and leaves best_loss_ at its value from the fit before."""
+    X, y = data_for(estimator_class)
+    estimator = fit_quietly(warm_sgd_or_adam(estimator_class, solver), X, y)
+    curve_before, best_loss_before = list(estimator.loss_curve_), estimator.best_loss_
+    assert estimator.validation_scores_ is None
+    assert best_loss_before == min(curve_before)
+
+    fit_quietly(estimator.set_params(early_stopping=True), X, y)
+
+    assert estimator.n_iter_ == 3
+    assert isinstance(estimator.validation_scores_, list)
+    assert len(estimator.validation_scores_) == 3
+    assert estimator.best_validation_score_ == max(estimator.validation_scores_)
+    assert estimator.best_loss_ == best_loss_before
+    assert len(estimator.loss_curve_) == 6
+    assert estimator.loss_curve_[:3] == curve_before
+
+
+@pytest.mark.parametrize("history", [[True], [False, True]], ids=["on", "off_on"])
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+@parametrize_estimators
+def test_warm_fit_switching_early_stopping_off_tracks_best_loss_again(
+    estimator_class, solver, history
+):
+    """A warm-started fit that switches early_stopping off appends its losses to
+    loss_curve_, sets best_loss_ to the lowest loss of the epochs trained without
+    early stopping, and leaves the validation scores as they were."""
+    X, y = data_for(estimator_class)
+    estimator = warm_sgd_or_adam(estimator_class, solver)
+    for early_stopping in history:
+        fit_quietly(estimator.set_params(early_stopping=early_stopping), X, y)
+    curve_before = list(estimator.loss_curve_)
+    scores_before = list(estimator.validation_scores_)
+    best_score_before = estimator.best_validation_score_
+
+    fit_quietly(estimator.set_params(early_stopping=False), X, y)
+
+    assert len(estimator.loss_curve_) == len(curve_before) + 3
+    assert estimator.loss_curve_[: len(curve_before)] == curve_before
+    with_early_stopping = [flag for flag in [*history, False] for _ in range(3)]
+    losses_without = [
+        loss
+        for loss, flag in zip(estimator.loss_curve_, with_early_stopping, strict=True)
+        if not flag
+    ]
+    assert isinstance(estimator.best_loss_, float)
+    assert np.isfinite(estimator.best_loss_)
+    assert estimator.best_loss_ == min(losses_without)
+    assert estimator.validation_scores_ == scores_before
+    assert estimator.best_validation_score_ == best_score_before
 
 
 @pytest.mark.parametrize("early_stopping", [True, False], ids=["validation", "loss"])
@@ -915,6 +980,34 @@ def test_zero_sample_weights_equal_dropped_rows(estimator_class, solver):
     assert_same_weights(with_zeros, dropped, atol=1e-10)
 
 
+@parametrize_estimators
+def test_batch_with_zero_weights_is_skipped(estimator_class):
+    """A mini-batch whose sample weights are all zero is skipped: the fit takes
+    the steps, and reports the loss, of a fit without those rows, while t_ still
+    counts every sample of each epoch."""
+    X, y = data_for(estimator_class)
+    params = {
+        "hidden_layer_sizes": (5,),
+        "solver": "sgd",
+        "batch_size": 10,
+        "shuffle": False,
+        "max_iter": 3,
+        "tol": 0.0,
+        "random_state": 0,
+    }
+    sample_weight = np.ones(N_SAMPLES)
+    sample_weight[30:40] = 0.0  # the fourth of nine mini-batches
+    kept = sample_weight > 0
+
+    weighted = fit_quietly(estimator_class(**params), X, y, sample_weight=sample_weight)
+    dropped = fit_quietly(estimator_class(**params), X[kept], y[kept])
+
+    assert_same_weights(weighted, dropped, atol=1e-12)
+    assert weighted.n_iter_ == dropped.n_iter_ == 3
+    assert weighted.t_ == 3 * N_SAMPLES
+    np.testing.assert_allclose(weighted.loss_, dropped.loss_, rtol=1e-12)
+
+
 # --------------------------------------------------------------------------------
 # Scores on bundled datasets
 
@@ -967,47 +1060,6 @@ def test_regressor_fits_a_regression_problem_closely():
     regressor = ScratchMLPRegressor((32,), solver="lbfgs", max_iter=500, random_state=0)
 
     assert train_test_score(regressor, X, y / y.std()) > 0.97
-
-
-# --------------------------------------------------------------------------------
-# partial_fit availability and arguments
-
-
-@parametrize_estimators
-def test_partial_fit_is_unavailable_for_lbfgs(estimator_class):
-    X, y = data_for(estimator_class)
-    estimator = estimator_class(solver="lbfgs")
-
-    assert not hasattr(estimator, "partial_fit")
-    with pytest.raises(AttributeError, match="has no attribute 'partial_fit'"):
-        partial_fit_once(estimator, X, y)
-    assert not hasattr(estimator, "coefs_")
-    assert hasattr(estimator.set_params(solver="sgd"), "partial_fit")
-
-
-def test_classifier_partial_fit_needs_the_classes_on_the_first_call():
-    X, y = classification_data()
-    classifier = ScratchMLPClassifier(hidden_layer_sizes=(8,), random_state=0)
-
-    with pytest.raises(ValueError, match="classes"):
-        classifier.partial_fit(X, y)
-    assert not hasattr(classifier, "coefs_")
-
-    first_half = y < 2
-    classifier.partial_fit(X[first_half], y[first_half], classes=[0, 1, 2])
-    classifier.partial_fit(X, y)
-    np.testing.assert_array_equal(classifier.classes_, [0, 1, 2])
-    assert classifier.predict_proba(X).shape == (N_SAMPLES, 3)
-    with pytest.raises(ValueError, match="classes"):
-        classifier.partial_fit(X, y, classes=[0, 1, 2, 3])
-
-
-@parametrize_estimators
-def test_partial_fit_rejects_early_stopping(estimator_class):
-    X, y = data_for(estimator_class)
-
-    with pytest.raises(ValueError, match="early_stopping"):
-        partial_fit_once(estimator_class(early_stopping=True), X, y)
 
 
 # --------------------------------------------------------------------------------
@@ -1066,26 +1118,6 @@ def test_lbfgs_warns_when_max_iter_is_reached(estimator_class):
     with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge"):
         estimator.fit(X, y)
     assert estimator.n_iter_ == 3
-
-
-@pytest.mark.parametrize("cls", ESTIMATORS)
-def test_batch_with_zero_weights_is_skipped(cls):
-    """A mini-batch whose weights are all zero changes nothing, where dividing by
-    its zero weight sum would give NaN weights."""
-    rng = np.random.RandomState(0)
-    X = rng.standard_normal((40, 4))
-    y = (X[:, 0] > 0).astype(int) if cls is ScratchMLPClassifier else X[:, 0]
-    params = dict(solver="sgd", batch_size=10, shuffle=False, max_iter=3, tol=0)
-    sample_weight = np.ones(40)
-    sample_weight[30:] = 0.0
-
-    weighted = cls(hidden_layer_sizes=(5,), random_state=0, **params)
-    weighted.fit(X, y, sample_weight=sample_weight)
-    dropped = cls(hidden_layer_sizes=(5,), random_state=0, **params)
-    dropped.fit(X[:30], y[:30])
-
-    for ours, reference in zip(weighted.coefs_, dropped.coefs_, strict=True):
-        np.testing.assert_allclose(ours, reference, rtol=0, atol=1e-12)
 
 
 @parametrize_estimators

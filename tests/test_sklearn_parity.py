@@ -108,6 +108,15 @@ def fit_quietly(estimator, X, y, sample_weight=None):
         return estimator.fit(X, y, sample_weight=sample_weight)
 
 
+def fit_same_seed_pair(their_class, our_class, params, X, y, sample_weight=None):
+    """Build scikit-learn's estimator and ours with the same ``params``, fit both
+    on the same data and return ``(theirs, ours)``."""
+    theirs, ours = their_class(**params), our_class(**params)
+    fit_quietly(theirs, X, y, sample_weight)
+    fit_quietly(ours, X, y, sample_weight)
+    return theirs, ours
+
+
 def transplant_weights(source, target):
     """Copy ``source``'s weights into ``target``'s arrays, in place."""
     for target_coef, source_coef in zip(target.coefs_, source.coefs_, strict=True):
@@ -162,15 +171,10 @@ def assert_same_predictions(theirs, ours, X, atol):
 # Forward pass at identical weights
 
 
-@pytest.mark.parametrize(
-    "hidden_layer_sizes", [(7,), (6, 4)], ids=["1-hidden", "2-hidden"]
-)
-@pytest.mark.parametrize("target_type", TARGET_TYPES)
-@pytest.mark.parametrize("activation", HIDDEN_ACTIVATIONS)
-def test_predictions_match_sklearn_at_transplanted_weights(
-    activation, target_type, hidden_layer_sizes
-):
-    X, y = make_problem(target_type)
+def transplanted_pair(target_type, activation, hidden_layer_sizes, dtype):
+    """Fit both packages differently on one problem, then copy scikit-learn's
+    weights into ours; returns ``(X, theirs, ours)``."""
+    X, y = make_problem(target_type, dtype=dtype)
     theirs, ours = make_estimator_pair(
         target_type,
         hidden_layer_sizes=hidden_layer_sizes,
@@ -179,12 +183,26 @@ def test_predictions_match_sklearn_at_transplanted_weights(
         max_iter=5,
         random_state=0,
     )
-
     fit_quietly(theirs, X, y)
     # A different seed and length, so that only the transplant can make them agree.
     fit_quietly(ours.set_params(random_state=1, max_iter=2), X, y)
+    assert ours.coefs_[0].dtype == theirs.coefs_[0].dtype == dtype
 
     transplant_weights(theirs, ours)
+    return X, theirs, ours
+
+
+@pytest.mark.parametrize(
+    "hidden_layer_sizes", [(7,), (6, 4)], ids=["1-hidden", "2-hidden"]
+)
+@pytest.mark.parametrize("target_type", TARGET_TYPES)
+@pytest.mark.parametrize("activation", HIDDEN_ACTIVATIONS)
+def test_predictions_match_sklearn_at_transplanted_weights(
+    activation, target_type, hidden_layer_sizes
+):
+    X, theirs, ours = transplanted_pair(
+        target_type, activation, hidden_layer_sizes, np.float64
+    )
 
     assert_same_predictions(theirs, ours, X, atol=1e-10)
 
@@ -194,21 +212,7 @@ def test_predictions_match_sklearn_at_transplanted_weights(
 def test_float32_predictions_match_sklearn_at_transplanted_weights(
     activation, target_type
 ):
-    X, y = make_problem(target_type, dtype=np.float32)
-    theirs, ours = make_estimator_pair(
-        target_type,
-        hidden_layer_sizes=(6, 4),
-        activation=activation,
-        learning_rate_init=0.05,
-        max_iter=5,
-        random_state=0,
-    )
-
-    fit_quietly(theirs, X, y)
-    fit_quietly(ours.set_params(random_state=1, max_iter=2), X, y)
-    assert ours.coefs_[0].dtype == theirs.coefs_[0].dtype == np.float32
-
-    transplant_weights(theirs, ours)
+    X, theirs, ours = transplanted_pair(target_type, activation, (6, 4), np.float32)
 
     assert_same_predictions(theirs, ours, X, atol=1e-5)
 
@@ -458,10 +462,7 @@ def test_same_seed_stochastic_fit_tracks_sklearn(fit_name, task):
         "random_state": 0,
         **STOCHASTIC_FITS[fit_name],
     }
-    theirs, ours = their_class(**params), our_class(**params)
-
-    fit_quietly(theirs, X, y)
-    fit_quietly(ours, X, y)
+    theirs, ours = fit_same_seed_pair(their_class, our_class, params, X, y)
 
     assert ours.n_iter_ == theirs.n_iter_ == 10
     assert ours.t_ == theirs.t_
@@ -504,10 +505,7 @@ def test_same_seed_lbfgs_fit_reaches_sklearns_loss(our_class, their_class):
         "max_iter": 20,
         "random_state": 0,
     }
-    theirs, ours = their_class(**params), our_class(**params)
-
-    fit_quietly(theirs, X, y)
-    fit_quietly(ours, X, y)
+    theirs, ours = fit_same_seed_pair(their_class, our_class, params, X, y)
 
     assert ours.n_iter_ == theirs.n_iter_ == 20
     assert ours.loss_ == pytest.approx(theirs.loss_, rel=0, abs=1e-6)
@@ -531,10 +529,9 @@ def test_same_seed_early_stopping_gives_sklearns_validation_scores(task, weighte
         "max_iter": 30,
         "random_state": 0,
     }
-    theirs, ours = their_class(**params), our_class(**params)
-
-    fit_quietly(theirs, X, y, sample_weight)
-    fit_quietly(ours, X, y, sample_weight)
+    theirs, ours = fit_same_seed_pair(
+        their_class, our_class, params, X, y, sample_weight
+    )
 
     assert len(ours.validation_scores_) == ours.n_iter_ == theirs.n_iter_
     np.testing.assert_allclose(

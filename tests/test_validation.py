@@ -18,6 +18,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import NotFittedError
 
 from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor
+from sknn_scratch.core.network import Network
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
@@ -200,29 +201,29 @@ def test_non_positive_hidden_layer_sizes(cls, method, sizes, shown):
 @pytest.mark.parametrize("sizes", [(2.5,), ("a",)], ids=["float", "str"])
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_non_integer_hidden_layer_sizes_raise_value_error(cls, sizes):
-    """Non-integer layer sizes are invalid values and must be reported as such.
-
-    Currently (2.5,) dies inside ``np.zeros`` with "TypeError: expected a
-    sequence of integers or a single integer, got '23.0'" (the parameter count,
-    a float), and ("a",) with
-    "TypeError: '<=' not supported between instances of 'str' and 'int'".
-    """
+    """Layer sizes that are not integers are rejected with a ValueError naming
+    hidden_layer_sizes and the offending size, before anything is fitted."""
     est = cls(**{**BASE_PARAMS, "hidden_layer_sizes": sizes})
     with pytest.raises(
         ValueError, match=r"hidden_layer_sizes.*" + re.escape(str(sizes[0]))
     ):
         est.fit(X, _y(cls))
+    _assert_unfitted(est)
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_partial_fit_unavailable_for_lbfgs(cls):
-    est = cls(solver="lbfgs")
+    """partial_fit exists only for the stochastic solvers; with lbfgs, calling it
+    raises AttributeError, caused by an error that says why, and fits nothing."""
+    est = cls(**{**BASE_PARAMS, "solver": "lbfgs"})
     assert not hasattr(est, "partial_fit")
     with pytest.raises(AttributeError, match="has no attribute 'partial_fit'") as info:
-        est.partial_fit(X, _y(cls))
+        _partial_fit(est, X, _y(cls))
     assert "partial_fit is only available for stochastic optimizers" in str(
         info.value.__cause__
     )
+    _assert_unfitted(est)
+    assert hasattr(est.set_params(solver="sgd"), "partial_fit")
 
 
 # --------------------------------------------------------------------------------
@@ -334,14 +335,13 @@ def test_bad_training_data_raises(cls, method, case_id):
 
 @pytest.mark.parametrize("cls, method", TRAIN_CASES)
 def test_zero_column_frame_names_the_problem(cls, method):
-    """A DataFrame without columns should be reported like an array without them.
-
-    Currently it dies inside NumPy, under scikit-learn's ``check_array``, with
-    "ValueError: at least one array or dtype is required".
-    """
+    """A DataFrame without columns is rejected with the message of an array
+    without columns, and nothing is fitted."""
     est = cls(**BASE_PARAMS)
-    with pytest.raises(ValueError, match=r"0 feature\(s\)"):
+    pattern = BAD_TRAIN_DATA["no_features"][3]
+    with pytest.raises(ValueError, match=pattern):
         _call(est, method, X_DF.iloc[:, :0], _y(cls))
+    _assert_unfitted(est)
 
 
 @pytest.mark.parametrize("method", ["fit", "partial_fit"])
@@ -503,12 +503,13 @@ def test_wrong_number_of_features_at_partial_fit_and_warm_fit(cls):
 @pytest.mark.parametrize(
     "sample_weight, pattern",
     [
-        (np.ones(39), r"inconsistent numbers of samples: \[40, 40, 39\]"),
+        (np.ones(39), r"^sample_weight\.shape == \(39,\), expected \(40,\)!$"),
         (np.r_[np.nan, np.ones(39)], r"^Input sample_weight contains NaN\.$"),
         (np.zeros(40), r"^Sample weights must contain at least one non-zero number\.$"),
-        (np.ones((40, 1)), r"^Sample weights must be 1D array or scalar, got 2D array"),
+        (np.ones((40, 1)), r"^sample_weight must be a 1D array or a scalar, got a 2D"),
+        (-np.ones(40), r"^sample_weight must be non-negative; got 40 negative"),
     ],
-    ids=["wrong_length", "nan", "all_zero", "2d"],
+    ids=["wrong_length", "nan", "all_zero", "2d", "negative"],
 )
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_bad_sample_weight_at_score(fitted_on_array, cls, sample_weight, pattern):
@@ -573,7 +574,10 @@ def test_partial_fit_rejects_other_classes(first):
 
 
 def test_warm_start_rejects_other_classes():
+    """A warm-started fit on targets with other classes is refused, naming both
+    sets of classes, and the model keeps its classes and predictions."""
     est = ScratchMLPClassifier(**BASE_PARAMS, warm_start=True).fit(X, Y_CLF)
+    proba_before = est.predict_proba(X)
     with pytest.raises(
         ValueError,
         match=re.escape(
@@ -582,6 +586,9 @@ def test_warm_start_rejects_other_classes():
         ),
     ):
         est.fit(X, Y_CLF % 2)
+    np.testing.assert_array_equal(est.classes_, CLASSES)
+    np.testing.assert_array_equal(est.predict_proba(X), proba_before)
+    _assert_views(est)
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
@@ -592,8 +599,8 @@ def test_warm_start_rejects_other_layer_sizes(cls):
     with pytest.raises(
         ValueError,
         match=re.escape(
-            f"The network has layer sizes [4, 5, {n_out}], but this call needs "
-            f"[4, 7, {n_out}]. Set warm_start=False"
+            f"The fitted network has layer sizes [4, 5, {n_out}], but this call "
+            f"asks for [4, 7, {n_out}]. Set warm_start=False"
         ),
     ):
         est.fit(X, _y(cls))
@@ -697,9 +704,9 @@ def test_validation_set_too_small(cls, n_samples, fraction):
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_validation_fraction_zero_with_early_stopping(cls):
     """validation_fraction=0 passes parameter validation but leaves no validation
-    set; the fit must fail, with the estimator untouched."""
+    set: the fit fails with a message naming validation_fraction, and the
+    estimator is left untouched."""
     est = cls(**BASE_PARAMS, early_stopping=True, validation_fraction=0.0)
-    # The message is train_test_split's and does not name validation_fraction.
     with pytest.raises(
         ValueError,
         match=r"^early_stopping=True needs a validation set: set "
@@ -707,29 +714,6 @@ def test_validation_fraction_zero_with_early_stopping(cls):
     ):
         est.fit(X, _y(cls))
     _assert_unfitted(est)
-
-
-@pytest.mark.parametrize("switch_on", [True, False], ids=["turn_on", "turn_off"])
-@pytest.mark.parametrize("cls", ESTIMATORS)
-def test_toggling_early_stopping_between_warm_fits(cls, switch_on):
-    """Turning early_stopping on or off between warm-started fits must either
-    work or be refused with a ValueError that names early_stopping.
-
-    Currently it crashes: AttributeError "'NoneType' object has no attribute
-    'append'" (on) or TypeError "unsupported operand type(s) for -: 'NoneType'
-    and 'float'" (off). scikit-learn's MLP crashes the same way.
-    """
-    est = cls(**BASE_PARAMS, warm_start=True, early_stopping=not switch_on)
-    est.fit(X, _y(cls))
-    before = _snapshot(est)
-    est.set_params(early_stopping=switch_on)
-    try:
-        est.fit(X, _y(cls))
-    except ValueError as error:
-        assert "early_stopping" in str(error)
-        _assert_same_state(before, _snapshot(est))
-    else:
-        assert np.isfinite(est.loss_curve_).all()
 
 
 # --------------------------------------------------------------------------------
@@ -923,9 +907,25 @@ FAILURES = [
     ),
     Failure(
         "other_layer_sizes",
-        r"The network has layer sizes \[4, 5, \d\], but this call needs \[4, 7, \d\]",
+        r"The fitted network has layer sizes \[4, 5, \d\], but this call asks "
+        r"for \[4, 7, \d\]",
         params={"hidden_layer_sizes": (7,)},
         modes=("warm", "partial"),
+    ),
+    Failure(
+        "other_activation",
+        r"The fitted network has activation 'relu', but this call asks for 'tanh'",
+        params={"activation": "tanh"},
+        modes=("warm", "partial"),
+    ),
+    Failure(
+        "other_loss",
+        r"The fitted network has loss 'squared_error', but this call asks for "
+        r"'poisson'",
+        y=lambda cls: np.abs(Y_REG),
+        params={"loss": "poisson"},
+        modes=("warm", "partial"),
+        kinds=("reg",),
     ),
     Failure(
         "continuous_y",
@@ -1054,18 +1054,105 @@ def test_failed_call_leaves_fitted_model_unchanged(cls, mode, solver, failure):
     _assert_views(est)
 
 
+BATCHES_PER_EPOCH = N_SAMPLES // BASE_PARAMS["batch_size"]
+# Which call of Network.loss_gradient fails: the second mini-batch of a fit's
+# second epoch, the third of a partial_fit's only epoch, and L-BFGS's fourth
+# evaluation, after it has completed an iteration.
+FAILING_CALL = {"fit": BATCHES_PER_EPOCH + 2, "partial_fit": 3, "lbfgs": 4}
+
+MID_TRAINING_CASES = [
+    pytest.param(cls, mode, solver, id=f"{kind}-{mode}-{solver}")
+    for kind, cls in KINDS.items()
+    for solver in ("sgd", "adam", "lbfgs")
+    for mode in MODES
+    # partial_fit only exists for the stochastic solvers.
+    if not (solver == "lbfgs" and mode == "partial")
+]
+
+
+def _raise_on_call(monkeypatch, n, error, est):
+    """Make the ``n``-th call of ``Network.loss_gradient`` raise ``error``.
+
+    Returns a dict that counts the calls and holds, from the failing call, the
+    network's parameters and the length of ``est.loss_curve_`` at that moment.
+    """
+    loss_gradient = Network.loss_gradient
+    calls = {"count": 0}
+
+    def failing_loss_gradient(network, *args, **kwargs):
+        calls["count"] += 1
+        if calls["count"] == n:
+            calls["params"] = network.params.copy()
+            calls["curve_length"] = len(est.loss_curve_)
+            raise error
+        return loss_gradient(network, *args, **kwargs)
+
+    monkeypatch.setattr(Network, "loss_gradient", failing_loss_gradient)
+    return calls
+
+
+def _failing_call(mode, solver):
+    if solver == "lbfgs":
+        return FAILING_CALL["lbfgs"]
+    return FAILING_CALL["partial_fit" if mode == "partial" else "fit"]
+
+
+@pytest.mark.parametrize("error_class", [RuntimeError, MemoryError])
+@pytest.mark.parametrize("cls, mode, solver", MID_TRAINING_CASES)
+def test_error_mid_training_leaves_fitted_model_unchanged(
+    monkeypatch, cls, mode, solver, error_class
+):
+    """An exception of any kind raised while training propagates unchanged, and
+    the fitted model is left as it was, bit for bit: weights, loss curve,
+    counters, optimizer state and predictions."""
+    est = _fitted_model(cls, mode, solver)
+    before = _snapshot(est)
+    error = error_class("raised mid-training")
+    calls = _raise_on_call(monkeypatch, _failing_call(mode, solver), error, est)
+
+    with pytest.raises(error_class) as info:
+        _train(est, mode, X_DF, _y(cls))
+    assert info.value is error
+
+    # The call failed mid-run: a fit had completed an epoch or an L-BFGS
+    # iteration, and a warm fit or partial_fit, which train the model's own
+    # weights in place, had moved them.
+    if mode != "partial":
+        curve_before = 0 if mode == "cold" else len(before["loss_curve_"])
+        assert calls["curve_length"] > curve_before
+    if mode != "cold":
+        assert not _bitwise_equal(calls["params"], before["params"])
+    _assert_same_state(before, _snapshot(est))
+    _assert_views(est)
+    np.testing.assert_array_equal(est.predict(X_DF), before["predict"])
+
+
+@pytest.mark.parametrize("interrupted_epoch", [2, 3])
 @pytest.mark.parametrize("cls", ESTIMATORS)
-def test_failed_call_restores_state_on_non_value_errors(cls):
-    """Restoring does not depend on the kind of exception."""
-    for mode in MODES:
-        est = _fitted_model(cls, mode, "adam")
-        before = _snapshot(est)
-        est.set_params(hidden_layer_sizes=(2.5,))  # fails deep inside, see above
-        with pytest.raises(Exception):  # noqa: B017
-            _train(est, mode, X_DF, _y(cls))
-        est.set_params(hidden_layer_sizes=BASE_PARAMS["hidden_layer_sizes"])
-        _assert_same_state(before, _snapshot(est))
-        _assert_views(est)
+def test_keyboard_interrupt_stops_stochastic_training_and_keeps_the_model(
+    monkeypatch, cls, interrupted_epoch
+):
+    """Ctrl-C during stochastic training ends the fit with a warning instead of an
+    error: the model keeps the epochs it completed, and predicts finite values."""
+    est = cls(**{**BASE_PARAMS, "solver": "sgd"})
+    # The second mini-batch of the interrupted epoch.
+    n = (interrupted_epoch - 1) * BATCHES_PER_EPOCH + 2
+    calls = _raise_on_call(monkeypatch, n, KeyboardInterrupt(), est)
+
+    with pytest.warns(UserWarning, match=r"^Training interrupted by user\.$"):
+        try:
+            est.fit(X, _y(cls))
+        except KeyboardInterrupt:  # would otherwise stop the whole test session
+            pytest.fail("fit let the KeyboardInterrupt through")
+
+    completed = interrupted_epoch - 1
+    assert calls["count"] == n  # no batch after the interrupted one
+    assert est.n_iter_ == completed
+    assert len(est.loss_curve_) == completed
+    assert est.t_ == completed * N_SAMPLES
+    assert np.isfinite(est._network.params).all()
+    out = est.predict_proba(X) if _is_clf(cls) else est.predict(X)
+    assert np.isfinite(out).all()
 
 
 CONTINUE_FAILURES = [f for f in FAILURES if f.id in ("nan_X", "short_y", "diverges")]
@@ -1076,12 +1163,7 @@ CONTINUE_FAILURES = [f for f in FAILURES if f.id in ("nan_X", "short_y", "diverg
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_training_continues_after_failed_call(cls, mode, failure):
     """After a failed call the model trains on from where it was, as if the call
-    never happened, and coefs_ stay views into the network's buffer.
-
-    Currently every second warm-started fit or partial_fit silently restarts
-    from a new network (see test_successful_training_keeps_coefs): t_ and
-    loss_curve_ start over.
-    """
+    never happened, and coefs_ stay views into the network's buffer."""
     est = _fitted_model(cls, mode, "sgd", failure)
     twin = _fitted_model(cls, mode, "sgd", failure)
     curve_before, t_before = list(est.loss_curve_), est.t_
@@ -1111,15 +1193,8 @@ def test_training_continues_after_failed_call(cls, mode, failure):
 @pytest.mark.parametrize("mode", ["warm", "partial"])
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_successful_training_keeps_coefs(cls, mode):
-    """A successful warm-started fit or partial_fit keeps coefs_ and intercepts_,
-    and the next call trains on from there.
-
-    Currently ``__getstate__`` pops them from the live ``__dict__`` (the state
-    ``object.__getstate__`` returns is ``self.__dict__`` itself), and ``_fit``
-    deep-copies the estimator for its snapshot, so they vanish after any such
-    call (and after ``pickle.dumps(est)`` or ``copy.deepcopy(est)``); the next
-    call then sees no ``coefs_`` and starts a new network.
-    """
+    """A successful warm-started fit or partial_fit keeps coefs_ and intercepts_
+    as views into the network's buffer, and the next call trains on from there."""
     est = _fitted_model(cls, mode, "adam")
     t_before = est.t_
     _train(est, mode, X_DF, _y(cls))
@@ -1133,13 +1208,8 @@ def test_successful_training_keeps_coefs(cls, mode):
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_failed_call_keeps_the_parameter_objects(cls, mode):
-    """get_params() after a failed call returns the objects the user set.
-
-    Currently the warm-start and partial_fit paths restore from a deep copy, so
-    ``random_state`` becomes a private copy of the user's RandomState (later
-    calls no longer draw from the user's generator) and a list
-    ``hidden_layer_sizes`` becomes a copy of the list.
-    """
+    """get_params() after a failed call returns the very objects the user set:
+    the user's RandomState, not a copy of it, and the same list of layer sizes."""
     rng = np.random.RandomState(0)
     sizes = [5]
     est = cls(
@@ -1160,13 +1230,7 @@ def test_failed_call_keeps_the_parameter_objects(cls, mode):
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_failed_call_leaves_arrays_read_before_it_untouched(cls, mode):
     """Arrays read from coefs_ before a call that diverges keep their values and
-    stay the model's own.
-
-    Currently a warm-started fit or partial_fit trains the network's buffer in
-    place and, on failure, swaps in a deep copy: the arrays the user read from
-    coefs_ are left holding the diverged, non-finite weights, and no longer
-    belong to the model.
-    """
+    stay the model's own: the failed call restores the weights in place."""
     est = _fitted_model(cls, mode, "sgd")
     coef = est.coefs_[0]
     coef_before = coef.copy()
@@ -1226,7 +1290,9 @@ def test_divergence_in_first_partial_fit(cls):
             est.partial_fit(X, Y_CLF)
 
 
-LBFGS_DIVERGED = r"^Training diverged at L-BFGS iteration \d+: the loss is (nan|inf)"
+LBFGS_DIVERGED = (
+    r"^Training diverged after \d+ L-BFGS iteration\(s\): the loss is (nan|inf)"
+)
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)

@@ -4,8 +4,9 @@ Every activation works in place on a 2-D array of pre-activations ``z`` of shape
 ``(n_samples, n_units)`` and turns it into the layer's output ``a = f(z)``. Its
 derivative is expressed through that output ``a``, not through ``z``, so that the
 backward pass needs nothing but the arrays the forward pass already kept:
-``scale_delta(a, delta)`` multiplies ``delta = dL/da`` in place by ``f'(z)``, which
-turns it into ``dL/dz``.
+``scale_delta(a, delta, scratch)`` multiplies ``delta = dL/da`` in place by
+``f'(z)``, which turns it into ``dL/dz``; ``scratch``, an array of the same shape,
+spares it any allocation.
 
 The output activations (``softmax``, ``logistic``, ``identity`` and ``exp``) are
 only ever paired with their canonical loss, whose gradient with respect to ``z``
@@ -44,7 +45,7 @@ class Activation:
         """
         raise NotImplementedError
 
-    def scale_delta(self, a, delta):
+    def scale_delta(self, a, delta, scratch=None):
         """Multiply ``delta`` in place by the derivative ``f'(z)``.
 
         Parameters
@@ -54,6 +55,8 @@ class Activation:
         delta : ndarray of shape (n_samples, n_units)
             The gradient of the loss with respect to ``a``; overwritten with the
             gradient with respect to ``z``.
+        scratch : ndarray of shape (n_samples, n_units), default=None
+            Work array, overwritten; allocated when None.
         """
         raise NotImplementedError
 
@@ -69,7 +72,7 @@ class Identity(Activation):
     def forward(self, z):
         return z
 
-    def scale_delta(self, a, delta):
+    def scale_delta(self, a, delta, scratch=None):
         pass
 
 
@@ -90,9 +93,10 @@ class Logistic(Activation):
         z += 1.0
         return np.reciprocal(z, out=z)
 
-    def scale_delta(self, a, delta):
+    def scale_delta(self, a, delta, scratch=None):
+        one_minus_a = np.subtract(1.0, a, out=scratch)
         delta *= a
-        delta *= 1.0 - a
+        delta *= one_minus_a
 
 
 class Tanh(Activation):
@@ -103,8 +107,10 @@ class Tanh(Activation):
     def forward(self, z):
         return np.tanh(z, out=z)
 
-    def scale_delta(self, a, delta):
-        delta *= 1.0 - a * a
+    def scale_delta(self, a, delta, scratch=None):
+        derivative = np.multiply(a, a, out=scratch)
+        np.subtract(1.0, derivative, out=derivative)
+        delta *= derivative
 
 
 class ReLU(Activation):
@@ -115,8 +121,9 @@ class ReLU(Activation):
     def forward(self, z):
         return np.maximum(z, 0.0, out=z)
 
-    def scale_delta(self, a, delta):
-        delta[a <= 0] = 0.0
+    def scale_delta(self, a, delta, scratch=None):
+        derivative = np.greater(a, 0.0, out=scratch)
+        np.multiply(delta, derivative, out=delta)
 
 
 class Softmax(Activation):

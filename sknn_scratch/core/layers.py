@@ -15,7 +15,9 @@ Backpropagation vocabulary, used the same way throughout the core:
   which the layer below turns into its own ``delta``.
 
 ``inputs`` may be a SciPy sparse matrix for the first layer: the layer only uses
-``@`` and ``.T`` on it, so the core needs nothing but NumPy.
+``@`` and ``.T`` on it, so the core needs nothing but NumPy. The products of a
+sparse matrix return new arrays, which are then copied into the buffers, so a
+sparse first layer allocates per batch where a dense one does not.
 """
 
 import numpy as np
@@ -71,7 +73,7 @@ class Dense:
         """
         return self.activation.forward(_affine(inputs, self.coef, self.intercept, out))
 
-    def backward(self, inputs, outputs, delta, input_delta=None):
+    def backward(self, inputs, outputs, delta, input_delta=None, scratch=None):
         """Store the gradients of the layer's parameters and pass ``delta`` down.
 
         Parameters
@@ -86,8 +88,10 @@ class Dense:
         input_delta : ndarray of shape (n_samples, n_inputs), default=None
             Buffer that receives the gradient with respect to ``inputs``; None
             skips that product (for the first layer).
+        scratch : ndarray of shape (n_samples, n_units), default=None
+            Work array for the activation's derivative; allocated when None.
         """
-        self.activation.scale_delta(outputs, delta)
+        self.activation.scale_delta(outputs, delta, scratch)
         self._parameter_gradients(inputs, delta, input_delta)
 
     def _parameter_gradients(self, inputs, delta, input_delta):
@@ -137,5 +141,5 @@ class Output(Dense):
             np.copyto(prediction, raw)
         return raw, self.activation.forward(prediction)
 
-    def backward(self, inputs, outputs, delta, input_delta=None):
+    def backward(self, inputs, outputs, delta, input_delta=None, scratch=None):
         self._parameter_gradients(inputs, delta, input_delta)

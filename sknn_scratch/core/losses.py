@@ -29,7 +29,8 @@ class Loss:
     """Base class of a loss paired with its canonical output activation.
 
     Subclasses set ``name`` and ``output_activation`` and implement
-    :meth:`sample_losses`.
+    :meth:`elementwise`, which writes each target's loss into a given array, so
+    that a training step can evaluate the loss without allocating.
     """
 
     name = ""
@@ -40,8 +41,10 @@ class Loss:
         """The output activation object that maps ``z`` to the prediction."""
         return OUTPUT_ACTIVATIONS[self.output_activation]
 
-    def sample_losses(self, y, raw, prediction):
-        """Return the loss of each sample, summed over the outputs.
+    def elementwise(self, y, raw, prediction, out, work):
+        """Write the loss of each target into ``out``.
+
+        The losses of a sample's outputs sum to that sample's loss.
 
         Parameters
         ----------
@@ -51,12 +54,26 @@ class Loss:
             Output pre-activations ``z``.
         prediction : ndarray of shape (n_samples, n_outputs)
             The output activation applied to ``raw``.
+        out, work : ndarray of shape (n_samples, n_outputs)
+            Receives the losses; a work array, overwritten.
+        """
+        raise NotImplementedError
+
+    def sample_losses(self, y, raw, prediction):
+        """Return the loss of each sample, summed over the outputs.
+
+        Parameters
+        ----------
+        y, raw, prediction : ndarray of shape (n_samples, n_outputs)
+            As in :meth:`elementwise`.
 
         Returns
         -------
         losses : ndarray of shape (n_samples,)
         """
-        raise NotImplementedError
+        out = np.empty_like(raw)
+        self.elementwise(y, raw, prediction, out, np.empty_like(raw))
+        return out.sum(axis=1)
 
     def value(self, y, raw, prediction, sample_weight=None):
         """Return the (weighted) mean loss of a batch.
@@ -64,7 +81,7 @@ class Loss:
         Parameters
         ----------
         y, raw, prediction : ndarray of shape (n_samples, n_outputs)
-            As in :meth:`sample_losses`.
+            As in :meth:`elementwise`.
         sample_weight : ndarray of shape (n_samples,), default=None
             Weight of each sample; ``None`` weighs them all by one.
 
@@ -72,12 +89,11 @@ class Loss:
         -------
         loss : float
         """
-        losses = self.sample_losses(y, raw, prediction)
-        if sample_weight is None:
-            return float(losses.mean())
-        return float(losses @ sample_weight / sample_weight.sum())
+        return self.value_and_delta(
+            y, raw, prediction, sample_weight, np.empty_like(raw)
+        )
 
-    def value_and_delta(self, y, raw, prediction, sample_weight, delta):
+    def value_and_delta(self, y, raw, prediction, sample_weight, delta, scratch=None):
         """Return the mean loss and write its sample-weighted gradient in ``delta``.
 
         ``delta`` receives ``sample_weight * (prediction - y)``: the gradient with
@@ -88,18 +104,27 @@ class Loss:
         Parameters
         ----------
         y, raw, prediction : ndarray of shape (n_samples, n_outputs)
-            As in :meth:`sample_losses`.
+            As in :meth:`elementwise`.
         sample_weight : ndarray of shape (n_samples,) or None
             Weight of each sample; ``None`` weighs them all by one.
         delta : ndarray of shape (n_samples, n_outputs)
             Output buffer, overwritten.
+        scratch : ndarray of shape (n_samples, n_outputs), default=None
+            Work array, overwritten; allocated when None.
 
         Returns
         -------
         loss : float
             The same number as :meth:`value` returns.
         """
-        loss = self.value(y, raw, prediction, sample_weight)
+        losses = np.empty_like(raw) if scratch is None else scratch
+        self.elementwise(y, raw, prediction, out=losses, work=delta)
+        if sample_weight is None:
+            loss = float(losses.sum()) / losses.shape[0]
+        else:
+            weighted_sum = np.einsum("ij,i->", losses, sample_weight)
+            loss = float(weighted_sum) / float(sample_weight.sum())
+
         np.subtract(prediction, y, out=delta)
         if sample_weight is not None:
             delta *= sample_weight[:, np.newaxis]
@@ -112,9 +137,10 @@ class SquaredError(Loss):
     name = "squared_error"
     output_activation = "identity"
 
-    def sample_losses(self, y, raw, prediction):
-        residual = prediction - y
-        return 0.5 * np.einsum("ij,ij->i", residual, residual)
+    def elementwise(self, y, raw, prediction, out, work):
+        np.subtract(prediction, y, out=out)
+        np.multiply(out, out, out=out)
+        out *= 0.5
 
 
 class Poisson(Loss):
@@ -123,13 +149,16 @@ class Poisson(Loss):
     name = "poisson"
     output_activation = "exp"
 
-    def sample_losses(self, y, raw, prediction):
+    def elementwise(self, y, raw, prediction, out, work):
         # y log(y / p) - y + p, written with log(p) = raw so that it stays finite;
-        # the term y log(y) is zero wherever y is.
-        positive = y > 0
-        y_log_y = np.zeros_like(y)
-        np.multiply(y, np.log(y, where=positive, out=np.ones_like(y)), out=y_log_y)
-        return (y_log_y - y * raw - y + prediction).sum(axis=1)
+        # the term y log(y) is zero where y is, and log(tiny) is finite.
+        np.maximum(y, np.finfo(out.dtype).tiny, out=out)
+        np.log(out, out=out)
+        out *= y
+        out -= y
+        out += prediction
+        np.multiply(y, raw, out=work)
+        out -= work
 
 
 class BinaryLogLoss(Loss):
@@ -138,8 +167,11 @@ class BinaryLogLoss(Loss):
     name = "binary_log_loss"
     output_activation = "logistic"
 
-    def sample_losses(self, y, raw, prediction):
-        return (np.logaddexp(0.0, raw) - y * raw).sum(axis=1)
+    def elementwise(self, y, raw, prediction, out, work):
+        # log(1 + exp(z)) - y z, the cross-entropy written with the logit z.
+        np.logaddexp(0.0, raw, out=out)
+        np.multiply(y, raw, out=work)
+        out -= work
 
 
 class LogLoss(Loss):
@@ -148,10 +180,15 @@ class LogLoss(Loss):
     name = "log_loss"
     output_activation = "softmax"
 
-    def sample_losses(self, y, raw, prediction):
-        row_max = raw.max(axis=1)
-        log_sum_exp = row_max + np.log(np.exp(raw - row_max[:, np.newaxis]).sum(axis=1))
-        return log_sum_exp - np.einsum("ij,ij->i", y, raw)
+    def elementwise(self, y, raw, prediction, out, work):
+        # y_k (log sum_j exp(z_j) - z_k): the one-hot y picks the true class.
+        row_max = raw.max(axis=1, keepdims=True)
+        np.subtract(raw, row_max, out=out)
+        np.exp(out, out=out)
+        log_sum_exp = np.log(out.sum(axis=1, keepdims=True))
+        log_sum_exp += row_max
+        np.subtract(log_sum_exp, raw, out=out)
+        out *= y
 
 
 LOSSES = {

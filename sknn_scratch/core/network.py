@@ -23,6 +23,35 @@ from sknn_scratch.core.layers import Dense, Output
 from sknn_scratch.core.losses import LOSSES
 
 
+class ParameterViews(list):
+    """The per-layer views into a parameter buffer, as a list.
+
+    Assigning an item copies the new values into the buffer, where rebinding the
+    list's element would leave the network unchanged: ``coefs[0] = W`` and
+    ``coefs[:] = [W0, W1]`` set the network's weights. The shapes must match.
+    """
+
+    def __setitem__(self, index, value):
+        if isinstance(index, slice):
+            targets = list.__getitem__(self, index)
+            values = list(value)
+            if len(values) != len(targets):
+                raise ValueError(
+                    f"Got {len(values)} arrays for {len(targets)} layers; the "
+                    f"number of layers of a fitted network cannot change."
+                )
+        else:
+            targets, values = [list.__getitem__(self, index)], [value]
+        for target, new_value in zip(targets, values, strict=True):
+            new_value = np.asarray(new_value)
+            if new_value.shape != target.shape:
+                raise ValueError(
+                    f"Cannot set parameters of shape {target.shape} to an array "
+                    f"of shape {new_value.shape}."
+                )
+            np.copyto(target, new_value, casting="same_kind")
+
+
 class Workspace:
     """Arrays that a training step fills, allocated once for the largest batch.
 
@@ -56,6 +85,14 @@ class Workspace:
         self.deltas = [np.empty(shape, dtype=dtype) for shape in shapes]
         n_coef = sum(a * b for a, b in pairwise(layer_units))
         self.l2_term = np.empty(n_coef, dtype=dtype)
+        self._scratch = np.empty(max_batch_size * max(layer_units[1:]), dtype=dtype)
+
+    def scratch(self, n_samples, n_units):
+        """Return a work array of shape ``(n_samples, n_units)``, overwritten freely.
+
+        Every call returns a view of the same memory.
+        """
+        return self._scratch[: n_samples * n_units].reshape(n_samples, n_units)
 
 
 class Network:
@@ -78,8 +115,8 @@ class Network:
     ----------
     params, grads : ndarray of shape (n_params,)
         All parameters, and the gradient of the last :meth:`loss_gradient`.
-    coefs, intercepts : list of ndarray
-        Per-layer views into ``params``.
+    coefs, intercepts : ParameterViews
+        Per-layer views into ``params``; assigning an item copies into it.
     n_coef : int
         Number of weights; ``params[:n_coef]`` holds every ``coef``.
     layers : list of Dense
@@ -114,8 +151,8 @@ class Network:
 
     def _build_views(self):
         """Cut ``params`` and ``grads`` into per-layer views and make the layers."""
-        self.coefs, coef_grads = [], []
-        self.intercepts, intercept_grads = [], []
+        self.coefs, coef_grads = ParameterViews(), []
+        self.intercepts, intercept_grads = ParameterViews(), []
         coef_start, intercept_start = 0, self.n_coef
         for fan_in, fan_out in pairwise(self.layer_units):
             coef_stop = coef_start + fan_in * fan_out
@@ -229,7 +266,14 @@ class Network:
         self.layers[-1].forward_raw(inputs[-1], raw, prediction)
 
         # Loss, and its gradient with respect to the output pre-activations.
-        loss = self.loss.value_and_delta(y, raw, prediction, sample_weight, deltas[-1])
+        loss = self.loss.value_and_delta(
+            y,
+            raw,
+            prediction,
+            sample_weight,
+            deltas[-1],
+            workspace.scratch(*raw.shape),
+        )
 
         # Backward pass: each layer stores its gradients and hands the delta down.
         n_hidden = len(self.layers) - 1
@@ -237,7 +281,10 @@ class Network:
         self.layers[-1].backward(inputs[-1], prediction, deltas[-1], top_delta)
         for i in range(n_hidden - 1, -1, -1):
             input_delta = deltas[i - 1] if i > 0 else None
-            self.layers[i].backward(inputs[i], outputs[i], deltas[i], input_delta)
+            scratch = workspace.scratch(*outputs[i].shape)
+            self.layers[i].backward(
+                inputs[i], outputs[i], deltas[i], input_delta, scratch
+            )
 
         # L2 penalty on the weights, then the division by the weight sum.
         weight_sum = n_samples if sample_weight is None else sample_weight.sum()
