@@ -1135,3 +1135,25 @@ def test_concurrent_predictions_equal_serial_ones(estimator_class):
 
     for expected, got in zip(serial, concurrent, strict=True):
         np.testing.assert_array_equal(got, expected)
+
+
+@parametrize_estimators
+def test_assigned_weights_change_predictions(estimator_class):
+    """``coefs_[i] = W`` and ``coefs_ = [...]`` set the model's weights, as with
+    scikit-learn's MLP; a wrong shape is refused."""
+    X, y = data_for(estimator_class)
+    estimator = fit_quietly(
+        estimator_class(hidden_layer_sizes=(4,), max_iter=3, random_state=0), X, y
+    )
+    before = estimator.predict(X)
+
+    estimator.coefs_[1] = np.zeros_like(estimator.coefs_[1])
+    estimator.intercepts_ = [np.zeros(4), np.zeros(estimator.n_outputs_)]
+
+    zeroed = estimator.predict(X)
+    assert not np.array_equal(zeroed, before)
+    assert np.unique(zeroed, axis=0).shape[0] == 1  # a constant model
+    assert np.shares_memory(estimator.coefs_[1], estimator._network.params)
+    with pytest.raises(ValueError, match="Cannot set parameters of shape"):
+        estimator.coefs_ = [np.zeros((2, 2)), np.zeros((4, 1))]
+    assert not hasattr(estimator_class(), "coefs_")

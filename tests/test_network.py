@@ -14,6 +14,7 @@ pre-activations all stay away from the kink at zero.
 """
 
 import pickle
+import tracemalloc
 from itertools import pairwise
 
 import numpy as np
@@ -646,3 +647,48 @@ def test_initialize_consumes_exactly_the_parameter_draws():
     reference.uniform(size=network.params.size)
 
     assert random_state.uniform() == reference.uniform()
+
+
+@pytest.mark.parametrize("activation", sorted(HIDDEN_ACTIVATIONS))
+@pytest.mark.parametrize("output_kind", sorted(OUTPUT_KINDS))
+def test_training_step_allocates_no_layer_sized_arrays(activation, output_kind):
+    """A step works in the Workspace: whatever it allocates (NumPy's fixed-size
+    iteration buffers, per-sample vectors) stays far below one layer's output."""
+    loss, n_outputs, target_kind = OUTPUT_KINDS[output_kind]
+    rng = np.random.RandomState(0)
+    layer_units = [32, 512, 256, n_outputs]
+    n_samples = 256
+    network = Network(layer_units, activation, loss)
+    network.initialize(rng)
+    X = rng.standard_normal((n_samples, layer_units[0]))
+    y = make_targets(target_kind, n_samples, n_outputs, rng)
+    sample_weight = rng.uniform(0.5, 2.0, n_samples)
+    workspace = Workspace(layer_units, n_samples, np.float64)
+    network.loss_gradient(X, y, sample_weight, 0.1, workspace)  # first-call setup
+
+    tracemalloc.start()
+    try:
+        network.loss_gradient(X, y, sample_weight, 0.1, workspace)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    smallest_hidden_output = n_samples * min(layer_units[1:-1]) * 8
+    assert peak < smallest_hidden_output / 4
+
+
+def test_assigning_a_view_copies_into_the_buffer():
+    network = Network([3, 4, 2], "tanh", "log_loss")
+    first_coef = network.coefs[0]
+    new_coef = np.arange(12.0).reshape(3, 4)
+
+    network.coefs[0] = new_coef
+    network.intercepts[:] = [np.ones(4), np.full(2, 2.0)]
+
+    assert network.coefs[0] is first_coef
+    np.testing.assert_array_equal(network.params[:12], new_coef.ravel())
+    np.testing.assert_array_equal(network.params[-6:], [1, 1, 1, 1, 2, 2])
+    with pytest.raises(ValueError, match=r"shape \(3, 4\) to an array of shape"):
+        network.coefs[0] = np.ones((4, 3))
+    with pytest.raises(ValueError, match="Got 1 arrays for 2 layers"):
+        network.coefs[:] = [new_coef]

@@ -122,8 +122,8 @@ class ReLU(Activation):
         return np.maximum(z, 0.0, out=z)
 
     def scale_delta(self, a, delta, scratch=None):
-        derivative = np.greater(a, 0.0, out=scratch)
-        np.multiply(delta, derivative, out=delta)
+        # a >= 0, so sign(a) is the 0/1 derivative, computed without a cast.
+        delta *= np.sign(a, out=scratch)
 
 
 class Softmax(Activation):
