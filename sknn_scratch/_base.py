@@ -33,207 +33,16 @@ from sklearn.utils._param_validation import (
     Options,
     StrOptions,
 )
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
+from sknn_scratch._training import MiniBatches, Rollback
+from sknn_scratch._validation import reject_zero_columns, validate_sample_weight
 from sknn_scratch._version import __version__
 from sknn_scratch.core.activations import HIDDEN_ACTIVATIONS
 from sknn_scratch.core.network import Network, Workspace
 from sknn_scratch.core.optimizers import SGD, Adam
 
 STOCHASTIC_SOLVERS = ("sgd", "adam")
-
-
-def _validate_sample_weight(sample_weight, n_samples, dtype):
-    """Return ``sample_weight`` as a finite, non-negative 1-D array of ``dtype``.
-
-    Parameters
-    ----------
-    sample_weight : array-like of shape (n_samples,), float or None
-        The weights given by the user; a number gives every sample that weight.
-    n_samples : int
-        Number of samples the weights must match.
-    dtype : numpy dtype
-        Floating-point type of the network.
-
-    Returns
-    -------
-    sample_weight : ndarray of shape (n_samples,) or None
-        None when no weights were given.
-    """
-    if sample_weight is None:
-        return None
-    if isinstance(sample_weight, Real):
-        sample_weight = np.full(n_samples, sample_weight, dtype=dtype)
-    sample_weight = check_array(
-        sample_weight,
-        ensure_2d=False,
-        dtype=dtype,
-        order="C",
-        input_name="sample_weight",
-    )
-    if sample_weight.ndim != 1:
-        raise ValueError(
-            f"sample_weight must be a 1D array or a scalar, got a "
-            f"{sample_weight.ndim}D array of shape {sample_weight.shape}."
-        )
-    if sample_weight.shape != (n_samples,):
-        raise ValueError(
-            f"sample_weight.shape == {sample_weight.shape}, expected {(n_samples,)}!"
-        )
-    if np.any(sample_weight < 0):
-        raise ValueError(
-            f"sample_weight must be non-negative; got {int(np.sum(sample_weight < 0))}"
-            f" negative value(s), the smallest being {sample_weight.min()}."
-        )
-    if not np.any(sample_weight):
-        raise ValueError("Sample weights must contain at least one non-zero number.")
-    return sample_weight
-
-
-def _reject_zero_columns(X, estimator):
-    """Raise scikit-learn's error for a 2-D input with no columns.
-
-    ``validate_data`` gives it for arrays, but fails obscurely inside NumPy on a
-    DataFrame without columns.
-    """
-    shape = getattr(X, "shape", None)
-    if shape is not None and len(shape) == 2 and shape[1] == 0:
-        raise ValueError(
-            f"Found array with 0 feature(s) (shape={tuple(shape)}) while a minimum "
-            f"of 1 is required by {type(estimator).__name__}."
-        )
-
-
-class MiniBatches:
-    """The mini-batches of one training set, cut into reused buffers.
-
-    With ``shuffle``, each epoch draws a permutation of the samples and gathers
-    every batch's rows into buffers allocated once; without it, the batches are
-    consecutive slices of the data. Batches whose sample weights are all zero
-    carry no information and are skipped.
-
-    Parameters
-    ----------
-    X : ndarray or CSR matrix of shape (n_samples, n_features)
-    Y : ndarray of shape (n_samples, n_outputs)
-    sample_weight : ndarray of shape (n_samples,) or None
-    batch_size : int
-    shuffle : bool
-    """
-
-    def __init__(self, X, Y, sample_weight, batch_size, shuffle):
-        self.X, self.Y, self.sample_weight = X, Y, sample_weight
-        self.n_samples = X.shape[0]
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self._order = np.arange(X.shape[0])
-        if shuffle:
-            self._dense = not scipy.sparse.issparse(X)
-            self._X_buffer = (
-                np.empty((batch_size, X.shape[1]), X.dtype) if self._dense else None
-            )
-            self._Y_buffer = np.empty((batch_size, Y.shape[1]), Y.dtype)
-            if sample_weight is not None:
-                self._weight_buffer = np.empty(batch_size, sample_weight.dtype)
-
-    def epoch(self, random_state):
-        """Yield ``(X_batch, Y_batch, weight_batch)`` for one pass over the data.
-
-        Parameters
-        ----------
-        random_state : numpy.random.RandomState
-            Source of the shuffling.
-        """
-        if self.shuffle:
-            # Permuting the indices in place draws the same permutation as
-            # scikit-learn's ``shuffle`` of the index array does.
-            random_state.shuffle(self._order)
-        for start in range(0, self.n_samples, self.batch_size):
-            stop = min(start + self.batch_size, self.n_samples)
-            batch = (
-                self._gather(start, stop) if self.shuffle else self._slice(start, stop)
-            )
-            weight_batch = batch[2]
-            if weight_batch is None or weight_batch.any():
-                yield batch
-
-    def _slice(self, start, stop):
-        weights = self.sample_weight
-        return (
-            self.X[start:stop],
-            self.Y[start:stop],
-            None if weights is None else weights[start:stop],
-        )
-
-    def _gather(self, start, stop):
-        size = stop - start
-        rows = self._order[start:stop]
-        if self._dense:
-            X_batch = np.take(self.X, rows, axis=0, out=self._X_buffer[:size])
-        else:
-            X_batch = self.X[rows]
-        Y_batch = np.take(self.Y, rows, axis=0, out=self._Y_buffer[:size])
-        weight_batch = None
-        if self.sample_weight is not None:
-            weight_batch = np.take(
-                self.sample_weight, rows, out=self._weight_buffer[:size]
-            )
-        return X_batch, Y_batch, weight_batch
-
-
-class _Rollback:
-    """The state of an estimator before a training call, to restore on failure.
-
-    A call that starts a new model only rebinds attributes, so a shallow copy of
-    the attributes restores the old model. A call that continues a model
-    (``warm_start``, ``partial_fit``) also changes its arrays and lists in place:
-    their contents are copied too, and copied back into the same objects, so
-    that arrays taken from the model before the call stay its own. The state of
-    a ``RandomState`` passed as ``random_state`` is restored as well.
-
-    Parameters
-    ----------
-    estimator : BaseScratchMLP
-    keeps_model : bool
-        Whether the call continues the estimator's current model.
-    """
-
-    def __init__(self, estimator, keeps_model):
-        self.estimator = estimator
-        self.attributes = dict(estimator.__dict__)
-        random_state = estimator.random_state
-        self.random_state = None
-        if isinstance(random_state, np.random.RandomState):
-            self.random_state = (random_state, random_state.get_state())
-
-        self.arrays, self.lists, self.optimizer_attributes = [], [], None
-        if keeps_model:
-            arrays = [estimator._network.params]
-            if estimator._best_params is not None:
-                arrays.append(estimator._best_params)
-            optimizer = estimator._optimizer
-            if optimizer is not None:
-                arrays.extend(optimizer.state_arrays())
-                self.optimizer_attributes = (optimizer, dict(optimizer.__dict__))
-            self.arrays = [(array, array.copy()) for array in arrays]
-            curves = (estimator.loss_curve_, estimator.validation_scores_)
-            self.lists = [(curve, list(curve)) for curve in curves if curve is not None]
-
-    def restore(self):
-        """Put the estimator back as it was when this object was made."""
-        self.estimator.__dict__.clear()
-        self.estimator.__dict__.update(self.attributes)
-        for array, saved in self.arrays:
-            np.copyto(array, saved)
-        for curve, saved in self.lists:
-            curve[:] = saved
-        if self.optimizer_attributes is not None:
-            optimizer, attributes = self.optimizer_attributes
-            optimizer.__dict__.clear()
-            optimizer.__dict__.update(attributes)
-        if self.random_state is not None:
-            random_state, saved = self.random_state
-            random_state.set_state(saved)
 
 
 class BaseScratchMLP(BaseEstimator, ABC):
@@ -436,7 +245,7 @@ class BaseScratchMLP(BaseEstimator, ABC):
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
-        rollback = _Rollback(self, keeps_model=not first_pass)
+        rollback = Rollback(self, keeps_model=not first_pass)
         try:
             self._fit_validated(
                 X, y, sample_weight, incremental, first_pass, preset_labels
@@ -460,7 +269,7 @@ class BaseScratchMLP(BaseEstimator, ABC):
                 "early_stopping=True needs a validation set: set "
                 "validation_fraction in (0, 1); got validation_fraction=0."
             )
-        _reject_zero_columns(X, self)
+        reject_zero_columns(X, self)
         X, y = validate_data(
             self,
             X,
@@ -475,7 +284,7 @@ class BaseScratchMLP(BaseEstimator, ABC):
             self.__dict__.update(preset_labels)
         Y, label_state = self._encode_targets(y, first_pass, incremental)
         Y = np.ascontiguousarray(Y, dtype=X.dtype)
-        sample_weight = _validate_sample_weight(sample_weight, X.shape[0], X.dtype)
+        sample_weight = validate_sample_weight(sample_weight, X.shape[0], X.dtype)
         self.__dict__.update(label_state)
 
         random_state = check_random_state(self.random_state)
@@ -796,7 +605,7 @@ class BaseScratchMLP(BaseEstimator, ABC):
         if sample_weight is None:
             return None
         n_samples = X.shape[0] if hasattr(X, "shape") else len(X)
-        return _validate_sample_weight(sample_weight, n_samples, np.float64)
+        return validate_sample_weight(sample_weight, n_samples, np.float64)
 
     def _forward(self, X, check_input=True):
         """Return the network's raw output and prediction for ``X``.
@@ -806,7 +615,7 @@ class BaseScratchMLP(BaseEstimator, ABC):
         """
         if check_input:
             check_is_fitted(self)
-            _reject_zero_columns(X, self)
+            reject_zero_columns(X, self)
             X = validate_data(
                 self,
                 X,
