@@ -245,18 +245,18 @@ class BaseScratchMLP(BaseEstimator, ABC):
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
-        rollback = Rollback(self, keeps_model=not first_pass)
+        rollback = Rollback(self)
         try:
-            self._fit_validated(
-                X, y, sample_weight, incremental, first_pass, preset_labels
+            self._validate_and_fit(
+                X, y, sample_weight, incremental, first_pass, preset_labels, rollback
             )
         except BaseException:
             rollback.restore()
             raise
         return self
 
-    def _fit_validated(
-        self, X, y, sample_weight, incremental, first_pass, preset_labels
+    def _validate_and_fit(
+        self, X, y, sample_weight, incremental, first_pass, preset_labels, rollback
     ):
         # Validation comes first. It sets attributes too (validate_data records
         # the features), which is safe: _fit restores them if anything fails.
@@ -277,7 +277,7 @@ class BaseScratchMLP(BaseEstimator, ABC):
             accept_sparse=["csr", "csc"],
             multi_output=True,
             dtype=(np.float64, np.float32),
-            y_numeric=not self._is_classifier(),
+            y_numeric=not is_classifier(self),
             reset=first_pass,
         )
         if preset_labels is not None:
@@ -299,6 +299,8 @@ class BaseScratchMLP(BaseEstimator, ABC):
             if sample_weight is not None:
                 sample_weight = sample_weight.astype(dtype, copy=False)
 
+        if not first_pass:
+            rollback.protect_model(keeps_optimizer=incremental)
         if self.solver in STOCHASTIC_SOLVERS:
             if scipy.sparse.issparse(X) and X.format != "csr":
                 X = X.tocsr()  # row slicing of mini-batches needs CSR
@@ -317,8 +319,9 @@ class BaseScratchMLP(BaseEstimator, ABC):
             if fitted_value != wanted_value:
                 raise ValueError(
                     f"The fitted network has {name} {fitted_value!r}, but this "
-                    f"call asks for {wanted_value!r}. Set warm_start=False (or "
-                    f"start partial_fit anew) to train a new network."
+                    f"call asks for {wanted_value!r}. Set warm_start=False, or "
+                    f"call partial_fit on a clone of the estimator, to train a "
+                    f"new network."
                 )
 
     def _hidden_layer_sizes(self):
@@ -331,9 +334,6 @@ class BaseScratchMLP(BaseEstimator, ABC):
         if any(size <= 0 for size in sizes):
             raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
         return [int(size) for size in sizes]
-
-    def _is_classifier(self):
-        return is_classifier(self)
 
     def _initialize(self, layer_units, dtype, label_state, random_state):
         """Create a fresh network and reset every fitted attribute."""
@@ -377,7 +377,7 @@ class BaseScratchMLP(BaseEstimator, ABC):
         """Hold out ``validation_fraction`` of the data for early stopping."""
         # Stratify on the class only for a single-output classifier, as
         # scikit-learn does, so that both split the same samples off.
-        stratify = Y if self._is_classifier() and self.n_outputs_ == 1 else None
+        stratify = Y if is_classifier(self) and self.n_outputs_ == 1 else None
         arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
         split = train_test_split(
             *arrays,
@@ -429,7 +429,8 @@ class BaseScratchMLP(BaseEstimator, ABC):
         elif self.best_loss_ is None:  # a warm start switched early stopping off
             self.best_loss_ = np.inf
 
-        # Every buffer of the run is allocated here, so that a batch costs none.
+        # The run's buffers are allocated here (the optimizer's on its first step),
+        # so that a dense batch costs no allocation.
         batch_size = self._batch_size(X.shape[0])
         batches = MiniBatches(X, Y, sample_weight, batch_size, self.shuffle)
         workspace = Workspace(self._network.layer_units, batch_size, X.dtype)
@@ -437,7 +438,7 @@ class BaseScratchMLP(BaseEstimator, ABC):
         self.n_iter_ = 0
         try:
             for _ in range(self.max_iter):
-                self._run_epoch(batches, workspace, random_state)
+                self._run_epoch(batches, workspace, random_state, incremental)
                 if self._end_epoch(validation, incremental):
                     break
         except KeyboardInterrupt:
@@ -455,7 +456,7 @@ class BaseScratchMLP(BaseEstimator, ABC):
             self._best_params = self._network.params.copy()
         return self._split_validation(X, Y, sample_weight, random_state)
 
-    def _run_epoch(self, batches, workspace, random_state):
+    def _run_epoch(self, batches, workspace, random_state, incremental):
         """Make one pass over the data: forward, backward and a step per batch."""
         network, optimizer = self._network, self._optimizer
         loss_sum, n_trained = 0.0, 0
@@ -470,7 +471,9 @@ class BaseScratchMLP(BaseEstimator, ABC):
         self.n_iter_ += 1
         self.t_ += batches.n_samples
         self.loss_ = loss_sum / n_trained
-        self._check_finite(f"at epoch {self.n_iter_}")
+        # Epochs are counted over the model's life, across partial_fit calls.
+        kept_optimizer = incremental and len(self.loss_curve_) > 0
+        self._check_finite(f"at epoch {len(self.loss_curve_) + 1}", kept_optimizer)
 
     def _end_epoch(self, validation, incremental):
         """Record the epoch and apply the stopping rules; return whether to stop."""
@@ -582,15 +585,23 @@ class BaseScratchMLP(BaseEstimator, ABC):
             )
             warnings.warn(message, ConvergenceWarning, stacklevel=2)
 
-    def _check_finite(self, where):
-        """Raise when training has produced a non-finite loss or weights."""
+    def _check_finite(self, where, kept_optimizer=False):
+        """Raise when training has produced a non-finite loss or weights.
+
+        ``kept_optimizer`` tells that the call trained with the optimizer of
+        earlier ``partial_fit`` calls, whose step size a new
+        ``learning_rate_init`` does not change.
+        """
         finite_weights = bool(np.isfinite(self._network.params).all())
         if math.isfinite(self.loss_) and finite_weights:
             return
         weights = "finite" if finite_weights else "not all finite"
         remedy = "scale the input data (for example with StandardScaler)"
         if self.solver in STOCHASTIC_SOLVERS:
-            remedy = f"lower learning_rate_init={self.learning_rate_init}, or {remedy}"
+            lower_rate = f"lower learning_rate_init={self.learning_rate_init}"
+            if kept_optimizer:
+                lower_rate += " and train a new model (clone the estimator)"
+            remedy = f"{lower_rate}, or {remedy}"
         raise ValueError(
             f"Training diverged {where}: the loss is {self.loss_} and the "
             f"weights are {weights}. To fix it, {remedy}. The estimator was left "
@@ -602,8 +613,8 @@ class BaseScratchMLP(BaseEstimator, ABC):
 
     def _score_weights(self, X, sample_weight):
         """Validate the ``sample_weight`` of ``score`` as ``fit`` validates it."""
-        if sample_weight is None:
-            return None
+        if sample_weight is None or not hasattr(X, "__len__"):
+            return sample_weight  # a bad X is reported by predict
         n_samples = X.shape[0] if hasattr(X, "shape") else len(X)
         return validate_sample_weight(sample_weight, n_samples, np.float64)
 

@@ -102,22 +102,24 @@ TRAINING_PARAMETERS = """\
 
 FITTED_ATTRIBUTES = """\
     loss_ : float
-        The loss of the final weights: for the stochastic solvers the mean of
-        the last epoch's batch losses, for 'lbfgs' the loss at its solution.
+        For the stochastic solvers, the mean of the last epoch's batch losses
+        (each computed before its batch's update); for 'lbfgs', the loss at its
+        solution.
 
     best_loss_ : float or None
-        The smallest loss reached during fitting; None with ``early_stopping``,
-        where ``best_validation_score_`` counts instead.
+        The smallest loss of an epoch (or L-BFGS iteration) trained without
+        early stopping; None when the model has only been trained with
+        ``early_stopping``, where ``best_validation_score_`` counts instead.
 
     loss_curve_ : list of float
         The loss after each iteration (epoch, or L-BFGS iteration).
 
     validation_scores_ : list of float or None
-        The validation score after each epoch, with ``early_stopping``;
-        otherwise None.
+        The validation score after each epoch trained with ``early_stopping``;
+        None when the model has never been trained with it.
 
     best_validation_score_ : float or None
-        The best validation score, with ``early_stopping``; otherwise None.
+        The best of ``validation_scores_``, or None.
 
     t_ : int
         The number of training samples the stochastic solvers have seen.

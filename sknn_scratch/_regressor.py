@@ -40,10 +40,11 @@ class ScratchMLPRegressor(RegressorMixin, BaseScratchMLP):
 
     Notes
     -----
-    With several outputs, ``loss_`` is the sum over the outputs of each
-    output's loss, the quantity whose gradient is followed. scikit-learn
-    reports the mean over the outputs, which differs by a factor
-    ``n_outputs_``.
+    With ``loss='squared_error'`` and several outputs, the data term of
+    ``loss_`` is the sum over the outputs of each output's loss: the quantity
+    whose gradient is followed. scikit-learn reports the mean over the outputs,
+    so its data term is ``n_outputs_`` times smaller (the L2 term is the same;
+    the Poisson loss is summed over the outputs by both).
 
     Examples
     --------

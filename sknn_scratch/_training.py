@@ -89,43 +89,52 @@ class MiniBatches:
 class Rollback:
     """The state of an estimator before a training call, to restore on failure.
 
-    A call that starts a new model only rebinds attributes, so a shallow copy of
-    the attributes restores the old model. A call that continues a model
-    (``warm_start``, ``partial_fit``) also changes its arrays and lists in place:
-    their contents are copied too, and copied back into the same objects, so
-    that arrays taken from the model before the call stay its own. The state of
-    a ``RandomState`` passed as ``random_state`` is restored as well.
+    A call that starts a new model only rebinds attributes, so the shallow copy
+    of the attributes taken on creation restores the old model. A call that
+    continues a model (``warm_start``, ``partial_fit``) also changes arrays and
+    lists in place: :meth:`protect_model`, called once the input is validated
+    and just before training, copies their contents, which :meth:`restore`
+    copies back into the same objects, so that arrays taken from the model
+    before the call stay its own. The state of a ``RandomState`` passed as
+    ``random_state`` is restored as well.
 
     Parameters
     ----------
     estimator : BaseScratchMLP
-    keeps_model : bool
-        Whether the call continues the estimator's current model.
     """
 
-    def __init__(self, estimator, keeps_model):
+    def __init__(self, estimator):
         self.estimator = estimator
         self.attributes = dict(estimator.__dict__)
         random_state = estimator.random_state
         self.random_state = None
         if isinstance(random_state, np.random.RandomState):
             self.random_state = (random_state, random_state.get_state())
-
         self.arrays, self.lists, self.optimizer_attributes = [], [], None
-        if keeps_model:
-            arrays = [estimator._network.params]
-            if estimator._best_params is not None:
-                arrays.append(estimator._best_params)
-            optimizer = estimator._optimizer
-            if optimizer is not None:
-                arrays.extend(optimizer.state_arrays())
-                self.optimizer_attributes = (optimizer, dict(optimizer.__dict__))
-            self.arrays = [(array, array.copy()) for array in arrays]
-            curves = (estimator.loss_curve_, estimator.validation_scores_)
-            self.lists = [(curve, list(curve)) for curve in curves if curve is not None]
+
+    def protect_model(self, keeps_optimizer):
+        """Copy what training the estimator's current model changes in place.
+
+        Parameters
+        ----------
+        keeps_optimizer : bool
+            Whether training goes on with the current optimizer (``partial_fit``)
+            rather than a new one.
+        """
+        estimator = self.estimator
+        arrays = [estimator._network.params]
+        if estimator._best_params is not None:
+            arrays.append(estimator._best_params)
+        optimizer = estimator._optimizer
+        if keeps_optimizer and optimizer is not None:
+            arrays.extend(optimizer.state_arrays())
+            self.optimizer_attributes = (optimizer, dict(optimizer.__dict__))
+        self.arrays = [(array, array.copy()) for array in arrays]
+        curves = (estimator.loss_curve_, estimator.validation_scores_)
+        self.lists = [(curve, list(curve)) for curve in curves if curve is not None]
 
     def restore(self):
-        """Put the estimator back as it was when this object was made."""
+        """Put the estimator back as it was, then let go of the copies."""
         self.estimator.__dict__.clear()
         self.estimator.__dict__.update(self.attributes)
         for array, saved in self.arrays:
@@ -139,3 +148,6 @@ class Rollback:
         if self.random_state is not None:
             random_state, saved = self.random_state
             random_state.set_state(saved)
+        # The traceback of the error keeps this object alive; the copies need not.
+        self.attributes, self.arrays, self.lists = {}, [], []
+        self.optimizer_attributes = self.random_state = None

@@ -1154,6 +1154,9 @@ def test_assigned_weights_change_predictions(estimator_class):
     assert not np.array_equal(zeroed, before)
     assert np.unique(zeroed, axis=0).shape[0] == 1  # a constant model
     assert np.shares_memory(estimator.coefs_[1], estimator._network.params)
-    with pytest.raises(ValueError, match="Cannot set parameters of shape"):
+    with pytest.raises(ValueError, match=r"Cannot set coefs\[0\] of shape \(6, 4\)"):
         estimator.coefs_ = [np.zeros((2, 2)), np.zeros((4, 1))]
+    with pytest.raises(TypeError, match="cannot be added, removed or reordered"):
+        estimator.coefs_ += [np.zeros((2, 2))]
+    assert len(estimator.coefs_) == estimator.n_layers_ - 1
     assert not hasattr(estimator_class(), "coefs_")

@@ -23,6 +23,7 @@ import scipy.sparse as sp
 
 from sknn_scratch.core.activations import HIDDEN_ACTIVATIONS
 from sknn_scratch.core.network import Network, Workspace
+from sknn_scratch.core.optimizers import Adam
 
 N_SAMPLES = 7
 N_FEATURES = 4
@@ -652,8 +653,9 @@ def test_initialize_consumes_exactly_the_parameter_draws():
 @pytest.mark.parametrize("activation", sorted(HIDDEN_ACTIVATIONS))
 @pytest.mark.parametrize("output_kind", sorted(OUTPUT_KINDS))
 def test_training_step_allocates_no_layer_sized_arrays(activation, output_kind):
-    """A step works in the Workspace: whatever it allocates (NumPy's fixed-size
-    iteration buffers, per-sample vectors) stays far below one layer's output."""
+    """A step (gradient and Adam update) works in preallocated buffers: what it
+    allocates (NumPy's fixed-size iteration buffers, per-sample vectors) stays
+    far below the size of one layer's output."""
     loss, n_outputs, target_kind = OUTPUT_KINDS[output_kind]
     rng = np.random.RandomState(0)
     layer_units = [32, 512, 256, n_outputs]
@@ -664,11 +666,14 @@ def test_training_step_allocates_no_layer_sized_arrays(activation, output_kind):
     y = make_targets(target_kind, n_samples, n_outputs, rng)
     sample_weight = rng.uniform(0.5, 2.0, n_samples)
     workspace = Workspace(layer_units, n_samples, np.float64)
-    network.loss_gradient(X, y, sample_weight, 0.1, workspace)  # first-call setup
+    optimizer = Adam(network.params)
+    network.loss_gradient(X, y, sample_weight, 0.1, workspace)
+    optimizer.step(network.params, network.grads)  # allocates its scratch once
 
     tracemalloc.start()
     try:
         network.loss_gradient(X, y, sample_weight, 0.1, workspace)
+        optimizer.step(network.params, network.grads)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -688,7 +693,31 @@ def test_assigning_a_view_copies_into_the_buffer():
     assert network.coefs[0] is first_coef
     np.testing.assert_array_equal(network.params[:12], new_coef.ravel())
     np.testing.assert_array_equal(network.params[-6:], [1, 1, 1, 1, 2, 2])
-    with pytest.raises(ValueError, match=r"shape \(3, 4\) to an array of shape"):
+    with pytest.raises(ValueError, match=r"coefs\[0\] of shape \(3, 4\) to an array"):
         network.coefs[0] = np.ones((4, 3))
-    with pytest.raises(ValueError, match="Got 1 arrays for 2 layers"):
+    with pytest.raises(ValueError, match="Got 1 arrays for 2 coefs"):
         network.coefs[:] = [new_coef]
+    with pytest.raises(TypeError, match="cannot be added, removed or reordered"):
+        network.coefs.append(new_coef)
+
+
+def test_a_failing_assignment_changes_no_view():
+    network = Network([3, 4, 2], "tanh", "log_loss")
+    network.initialize(np.random.RandomState(0))
+    before = network.params.copy()
+
+    with pytest.raises(ValueError, match=r"intercepts\[1\] of shape \(2,\)"):
+        network.intercepts[:] = [np.zeros(4), np.zeros(3)]
+
+    np.testing.assert_array_equal(network.params, before)
+
+
+def test_views_can_be_reassigned_from_each_other():
+    network = Network([2, 2, 2, 2], "relu", "log_loss")
+    network.initialize(np.random.RandomState(0))
+    first, last = network.coefs[0].copy(), network.coefs[2].copy()
+
+    network.coefs[0:3:2] = [network.coefs[2], network.coefs[0]]
+
+    np.testing.assert_array_equal(network.coefs[0], last)
+    np.testing.assert_array_equal(network.coefs[2], first)

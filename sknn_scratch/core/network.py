@@ -24,32 +24,70 @@ from sknn_scratch.core.losses import LOSSES
 
 
 class ParameterViews(list):
-    """The per-layer views into a parameter buffer, as a list.
+    """The per-layer views into a parameter buffer, as a list of fixed length.
 
     Assigning an item copies the new values into the buffer, where rebinding the
     list's element would leave the network unchanged: ``coefs[0] = W`` and
-    ``coefs[:] = [W0, W1]`` set the network's weights. The shapes must match.
+    ``coefs[:] = [W0, W1]`` set the network's weights. Every new value is checked
+    and copied before any is written, so a failing assignment changes nothing
+    and values taken from the views themselves are safe to reorder. Operations
+    that would add, remove or reorder layers raise a TypeError.
+
+    Parameters
+    ----------
+    views : list of ndarray
+        The views, in layer order.
+    name : str
+        What the views hold, for error messages: ``"coefs"`` or ``"intercepts"``.
     """
+
+    def __init__(self, views, name):
+        super().__init__(views)
+        self.name = name
 
     def __setitem__(self, index, value):
         if isinstance(index, slice):
-            targets = list.__getitem__(self, index)
+            positions = range(len(self))[index]
             values = list(value)
-            if len(values) != len(targets):
+            if len(values) != len(positions):
                 raise ValueError(
-                    f"Got {len(values)} arrays for {len(targets)} layers; the "
-                    f"number of layers of a fitted network cannot change."
+                    f"Got {len(values)} arrays for {len(positions)} {self.name}; "
+                    f"the number of layers of a network cannot change."
                 )
         else:
-            targets, values = [list.__getitem__(self, index)], [value]
-        for target, new_value in zip(targets, values, strict=True):
-            new_value = np.asarray(new_value)
+            positions, values = [range(len(self))[index]], [value]
+
+        checked = []
+        for position, new_value in zip(positions, values, strict=True):
+            target = list.__getitem__(self, position)
+            new_value = np.array(new_value, copy=True)
             if new_value.shape != target.shape:
                 raise ValueError(
-                    f"Cannot set parameters of shape {target.shape} to an array "
-                    f"of shape {new_value.shape}."
+                    f"Cannot set {self.name}[{position}] of shape {target.shape} "
+                    f"to an array of shape {new_value.shape}."
                 )
+            if not np.can_cast(new_value.dtype, target.dtype, casting="same_kind"):
+                raise TypeError(
+                    f"Cannot set {self.name}[{position}] of dtype {target.dtype} "
+                    f"to an array of dtype {new_value.dtype}."
+                )
+            checked.append((target, new_value))
+        for target, new_value in checked:
             np.copyto(target, new_value, casting="same_kind")
+
+    def __reduce__(self):
+        # Pickled on its own, it becomes a plain list of copies.
+        return list, (list(self),)
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError(
+            f"The {self.name} of a network are one array per layer; they cannot "
+            f"be added, removed or reordered. Assign arrays of the same shapes "
+            f"instead."
+        )
+
+    append = extend = insert = pop = remove = clear = sort = reverse = _refuse
+    __delitem__ = __iadd__ = __imul__ = _refuse
 
 
 class Workspace:
@@ -151,19 +189,20 @@ class Network:
 
     def _build_views(self):
         """Cut ``params`` and ``grads`` into per-layer views and make the layers."""
-        self.coefs, coef_grads = ParameterViews(), []
-        self.intercepts, intercept_grads = ParameterViews(), []
+        coefs, coef_grads, intercepts, intercept_grads = [], [], [], []
         coef_start, intercept_start = 0, self.n_coef
         for fan_in, fan_out in pairwise(self.layer_units):
             coef_stop = coef_start + fan_in * fan_out
             intercept_stop = intercept_start + fan_out
-            for buffer, coefs, intercepts in (
-                (self.params, self.coefs, self.intercepts),
+            for buffer, coef_views, intercept_views in (
+                (self.params, coefs, intercepts),
                 (self.grads, coef_grads, intercept_grads),
             ):
-                coefs.append(buffer[coef_start:coef_stop].reshape(fan_in, fan_out))
-                intercepts.append(buffer[intercept_start:intercept_stop])
+                coef_views.append(buffer[coef_start:coef_stop].reshape(fan_in, fan_out))
+                intercept_views.append(buffer[intercept_start:intercept_stop])
             coef_start, intercept_start = coef_stop, intercept_stop
+        self.coefs = ParameterViews(coefs, "coefs")
+        self.intercepts = ParameterViews(intercepts, "intercepts")
 
         views = list(
             zip(self.coefs, self.intercepts, coef_grads, intercept_grads, strict=True)
@@ -287,7 +326,7 @@ class Network:
             )
 
         # L2 penalty on the weights, then the division by the weight sum.
-        weight_sum = n_samples if sample_weight is None else sample_weight.sum()
+        weight_sum = n_samples if sample_weight is None else float(sample_weight.sum())
         coef_params = self.params[: self.n_coef]
         if alpha:
             loss += 0.5 * alpha * float(coef_params @ coef_params) / weight_sum
