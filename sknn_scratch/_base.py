@@ -298,10 +298,9 @@ class BaseScratchMLP(BaseEstimator, ABC):
             X, Y = X.astype(dtype, copy=False), Y.astype(dtype, copy=False)
             if sample_weight is not None:
                 sample_weight = sample_weight.astype(dtype, copy=False)
-
-        if not first_pass:
             rollback.protect_model(keeps_optimizer=incremental)
-        if self.solver in STOCHASTIC_SOLVERS:
+
+        if stochastic:
             if scipy.sparse.issparse(X) and X.format != "csr":
                 X = X.tocsr()  # row slicing of mini-batches needs CSR
             self._fit_stochastic(X, Y, sample_weight, incremental, random_state)
