@@ -49,7 +49,8 @@ class BaseScratchMLP(BaseEstimator, ABC):
     """Base class of :class:`ScratchMLPClassifier` and :class:`ScratchMLPRegressor`.
 
     Not to be used directly. A subclass names its loss and handles its targets
-    through :meth:`_encode_targets`, :meth:`_loss_name` and :meth:`_score`. The
+    through :meth:`_encode_targets`, :meth:`_loss_name`, :meth:`_decode_targets`
+    and its ``_validation_metric``. The
     constructor holds scikit-learn's defaults; the classifier takes it as it is.
     """
 
@@ -166,13 +167,21 @@ class BaseScratchMLP(BaseEstimator, ABC):
     def _loss_name(self, label_state):
         """Return the core loss the estimator trains, a key of ``LOSSES``."""
 
-    @abstractmethod
-    def _score(self, X, y, sample_weight):
-        """Return the validation score of validated ``X`` and decoded ``y``."""
-
     def _decode_targets(self, Y):
-        """Return the encoded targets ``Y`` in the form ``score`` expects."""
+        """Return encoded targets or predictions in the form ``score`` expects."""
         return Y
+
+    def _score(self, X, y, sample_weight):
+        """Return the validation score of validated ``X`` and decoded ``y``.
+
+        Uses the subclass's ``_validation_metric``; non-finite predictions
+        score NaN.
+        """
+        _, prediction = self._forward(X, check_input=False)
+        if not np.isfinite(prediction).all():
+            return np.nan
+        y_pred = self._decode_targets(prediction)
+        return self._validation_metric(y, y_pred, sample_weight=sample_weight)
 
     # ----------------------------------------------------------------------------
     # Weights: views into the network's buffer

@@ -92,19 +92,12 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
         multiclass = label_state["_label_binarizer"].y_type_ == "multiclass"
         return "log_loss" if multiclass else "binary_log_loss"
 
+    _validation_metric = staticmethod(accuracy_score)
+
     def _decode_targets(self, Y):
-        return self._labels(Y)
-
-    def _labels(self, prediction):
         if self.n_outputs_ == 1:
-            prediction = prediction.ravel()
-        return self._label_binarizer.inverse_transform(prediction)
-
-    def _score(self, X, y, sample_weight):
-        _, prediction = self._forward(X, check_input=False)
-        if not np.isfinite(prediction).all():
-            return np.nan
-        return accuracy_score(y, self._labels(prediction), sample_weight=sample_weight)
+            Y = Y.ravel()
+        return self._label_binarizer.inverse_transform(Y)
 
     # ----------------------------------------------------------------------------
     # Public methods
@@ -174,7 +167,7 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
             targets.
         """
         _, prediction = self._forward(X)
-        return self._labels(prediction)
+        return self._decode_targets(prediction)
 
     def score(self, X, y, sample_weight=None):
         """Return the mean accuracy of ``predict(X)`` against ``y``.

@@ -137,11 +137,7 @@ class ScratchMLPRegressor(RegressorMixin, BaseScratchMLP):
     def _loss_name(self, label_state):
         return self.loss
 
-    def _score(self, X, y, sample_weight):
-        _, prediction = self._forward(X, check_input=False)
-        if not np.isfinite(prediction).all():
-            return np.nan
-        return r2_score(y, prediction, sample_weight=sample_weight)
+    _validation_metric = staticmethod(r2_score)
 
     # ----------------------------------------------------------------------------
     # Public methods
