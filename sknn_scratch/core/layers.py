@@ -57,6 +57,21 @@ class Dense:
         self.intercept_grad = intercept_grad
         self.activation = activation
 
+    def pre_activation(self, inputs, out=None):
+        """Return ``z = inputs @ coef + intercept``, written into ``out`` when given.
+
+        Parameters
+        ----------
+        inputs : ndarray or sparse matrix of shape (n_samples, n_inputs)
+        out : ndarray of shape (n_samples, n_units), default=None
+            Buffer for the result; allocated when None.
+
+        Returns
+        -------
+        z : ndarray of shape (n_samples, n_units)
+        """
+        return _affine(inputs, self.coef, self.intercept, out)
+
     def forward(self, inputs, out=None):
         """Return the layer's output ``a``, written into ``out`` when given.
 
@@ -71,9 +86,11 @@ class Dense:
         -------
         a : ndarray of shape (n_samples, n_units)
         """
-        return self.activation.forward(_affine(inputs, self.coef, self.intercept, out))
+        return self.activation.forward(self.pre_activation(inputs, out))
 
-    def backward(self, inputs, outputs, delta, input_delta=None, scratch=None):
+    def backward(
+        self, inputs, outputs, delta, input_delta=None, scratch=None, ones=None
+    ):
         """Store the gradients of the layer's parameters and pass ``delta`` down.
 
         Parameters
@@ -90,16 +107,23 @@ class Dense:
             skips that product (for the first layer).
         scratch : ndarray of shape (n_samples, n_units), default=None
             Work array for the activation's derivative; allocated when None.
+        ones : ndarray of shape (n_samples,), default=None
+            A vector of ones. The intercept's gradient, the column sums of
+            ``delta``, is then the matrix product ``ones @ delta``, which BLAS
+            computes several times faster than NumPy's reduction along the rows.
         """
         self.activation.scale_delta(outputs, delta, scratch)
-        self._parameter_gradients(inputs, delta, input_delta)
+        self._parameter_gradients(inputs, delta, input_delta, ones)
 
-    def _parameter_gradients(self, inputs, delta, input_delta):
+    def _parameter_gradients(self, inputs, delta, input_delta, ones):
         if isinstance(inputs, np.ndarray):
             np.matmul(inputs.T, delta, out=self.coef_grad)
         else:
             self.coef_grad[...] = inputs.T @ delta
-        np.sum(delta, axis=0, out=self.intercept_grad)
+        if ones is None:
+            np.sum(delta, axis=0, out=self.intercept_grad)
+        else:
+            np.matmul(ones, delta, out=self.intercept_grad)
         if input_delta is not None:
             np.matmul(delta, self.coef.T, out=input_delta)
 
@@ -134,12 +158,14 @@ class Output(Dense):
         -------
         raw, prediction : ndarray of shape (n_samples, n_outputs)
         """
-        raw = _affine(inputs, self.coef, self.intercept, raw)
+        raw = self.pre_activation(inputs, raw)
         if prediction is None:
             prediction = raw.copy()
         else:
             np.copyto(prediction, raw)
         return raw, self.activation.forward(prediction)
 
-    def backward(self, inputs, outputs, delta, input_delta=None, scratch=None):
-        self._parameter_gradients(inputs, delta, input_delta)
+    def backward(
+        self, inputs, outputs, delta, input_delta=None, scratch=None, ones=None
+    ):
+        self._parameter_gradients(inputs, delta, input_delta, ones)

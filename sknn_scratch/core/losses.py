@@ -130,6 +130,32 @@ class Loss:
             delta *= sample_weight[:, np.newaxis]
         return loss
 
+    def link_value_and_delta(
+        self, y, raw, prediction, sample_weight, delta, scratch=None
+    ):
+        """Write the prediction for ``raw``, then do :meth:`value_and_delta`.
+
+        This is a training step's call: it applies the output activation to
+        ``raw`` and evaluates the loss in one go, which lets a loss share work
+        between the two.
+
+        Parameters
+        ----------
+        y, raw : ndarray of shape (n_samples, n_outputs)
+            As in :meth:`elementwise`.
+        prediction : ndarray of shape (n_samples, n_outputs)
+            Output buffer, overwritten with the output activation of ``raw``.
+        sample_weight, delta, scratch
+            As in :meth:`value_and_delta`.
+
+        Returns
+        -------
+        loss : float
+        """
+        np.copyto(prediction, raw)
+        self.link_inverse.forward(prediction)
+        return self.value_and_delta(y, raw, prediction, sample_weight, delta, scratch)
+
 
 class SquaredError(Loss):
     """Half the squared error, for regression with an identity output."""
@@ -189,6 +215,35 @@ class LogLoss(Loss):
         log_sum_exp += row_max
         np.subtract(log_sum_exp, raw, out=out)
         out *= y
+
+    def link_value_and_delta(
+        self, y, raw, prediction, sample_weight, delta, scratch=None
+    ):
+        # The softmax and the loss share the exponentials and the row sums:
+        # with m the row maximum and s = sum_k exp(z_k - m), the prediction is
+        # exp(z - m) / s and a sample's loss is (m + log s) sum_k y_k - y . z.
+        # Row sums over the few outputs are matrix products with a vector of
+        # ones, which is much faster than NumPy's reduction along short rows.
+        ones = np.ones(raw.shape[1], dtype=raw.dtype)
+        row_max = raw.max(axis=1)
+        np.subtract(raw, row_max[:, np.newaxis], out=prediction)
+        np.exp(prediction, out=prediction)
+        row_sum = prediction @ ones
+        prediction /= row_sum[:, np.newaxis]
+
+        log_normalizer = np.log(row_sum)
+        log_normalizer += row_max
+        sample_losses = log_normalizer * (y @ ones)
+        sample_losses -= np.einsum("ij,ij->i", y, raw)
+        if sample_weight is None:
+            loss = float(sample_losses.sum()) / raw.shape[0]
+        else:
+            loss = float(sample_losses @ sample_weight) / float(sample_weight.sum())
+
+        np.subtract(prediction, y, out=delta)
+        if sample_weight is not None:
+            delta *= sample_weight[:, np.newaxis]
+        return loss
 
 
 LOSSES = {

@@ -113,6 +113,9 @@ class Workspace:
         pre-activations; the last one is the output layer's.
     l2_term : ndarray of shape (n_coef,)
         Scratch for ``alpha * coef``.
+    ones : ndarray of shape (max_batch_size,)
+        Ones, with which the layers sum ``delta`` over a batch's rows as a
+        matrix product.
     """
 
     def __init__(self, layer_units, max_batch_size, dtype):
@@ -124,6 +127,29 @@ class Workspace:
         n_coef = sum(a * b for a, b in pairwise(layer_units))
         self.l2_term = np.empty(n_coef, dtype=dtype)
         self._scratch = np.empty(max_batch_size * max(layer_units[1:]), dtype=dtype)
+        self.ones = np.ones(max_batch_size, dtype=dtype)
+        self._rows = {}
+
+    def rows(self, n_samples):
+        """Return the first ``n_samples`` rows of every per-batch buffer.
+
+        The views are made once per batch size and then reused, so that a
+        training step does not rebuild them.
+
+        Returns
+        -------
+        outputs, deltas : list of ndarray
+        raw, prediction, ones : ndarray
+        """
+        if n_samples not in self._rows:
+            self._rows[n_samples] = (
+                [buffer[:n_samples] for buffer in self.outputs],
+                [buffer[:n_samples] for buffer in self.deltas],
+                self.raw[:n_samples],
+                self.prediction[:n_samples],
+                self.ones[:n_samples],
+            )
+        return self._rows[n_samples]
 
     def scratch(self, n_samples, n_units):
         """Return a work array of shape ``(n_samples, n_units)``, overwritten freely.
@@ -291,21 +317,18 @@ class Network:
         loss : float
         """
         n_samples = X.shape[0]
-        outputs = [buffer[:n_samples] for buffer in workspace.outputs]
-        deltas = [buffer[:n_samples] for buffer in workspace.deltas]
-        raw = workspace.raw[:n_samples]
-        prediction = workspace.prediction[:n_samples]
-        inputs = [X] + outputs
+        outputs, deltas, raw, prediction, ones = workspace.rows(n_samples)
+        inputs = [X, *outputs]
 
         # Forward pass, keeping every layer's output.
         for layer, layer_inputs, out in zip(
             self.layers[:-1], inputs[:-1], outputs, strict=True
         ):
             layer.forward(layer_inputs, out)
-        self.layers[-1].forward_raw(inputs[-1], raw, prediction)
+        self.layers[-1].pre_activation(inputs[-1], raw)
 
-        # Loss, and its gradient with respect to the output pre-activations.
-        loss = self.loss.value_and_delta(
+        # The prediction, the loss, and its gradient with respect to ``raw``.
+        loss = self.loss.link_value_and_delta(
             y,
             raw,
             prediction,
@@ -317,12 +340,14 @@ class Network:
         # Backward pass: each layer stores its gradients and hands the delta down.
         n_hidden = len(self.layers) - 1
         top_delta = deltas[-2] if n_hidden else None
-        self.layers[-1].backward(inputs[-1], prediction, deltas[-1], top_delta)
+        self.layers[-1].backward(
+            inputs[-1], prediction, deltas[-1], top_delta, ones=ones
+        )
         for i in range(n_hidden - 1, -1, -1):
             input_delta = deltas[i - 1] if i > 0 else None
             scratch = workspace.scratch(*outputs[i].shape)
             self.layers[i].backward(
-                inputs[i], outputs[i], deltas[i], input_delta, scratch
+                inputs[i], outputs[i], deltas[i], input_delta, scratch, ones
             )
 
         # L2 penalty on the weights, then the division by the weight sum.
