@@ -1,9 +1,15 @@
-"""What the training loops need around the network: batches, and a way back.
+"""What the training loops need around the network: batches, records, a way back.
 
 :class:`MiniBatches` cuts a training set into the mini-batches of each epoch,
-reusing buffers allocated once; :class:`Rollback` keeps what a training call
-needs to undo itself when it fails.
+reusing buffers allocated once. :class:`ValidationSet` holds the data scored
+after each epoch, :class:`BestEpoch` follows the best epoch of a call (and, when
+asked, keeps its weights), and :class:`EpochTable` prints the epochs as a table
+for ``verbose >= 2``. :class:`Rollback` keeps what a training call needs to undo
+itself when it fails.
 """
+
+import math
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse
@@ -86,6 +92,164 @@ class MiniBatches:
         return X_batch, Y_batch, weight_batch
 
 
+class ValidationSet(NamedTuple):
+    """Data held out of training and scored after every epoch.
+
+    Either the ``validation_fraction`` split of early stopping or the ``X_val``
+    and ``y_val`` given to ``fit``, validated like the training data.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
+        Inputs, of the network's dtype.
+    Y : ndarray of shape (n_samples, n_outputs)
+        Targets encoded as the network's outputs, for the loss.
+    y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        The same targets as the score expects them (class labels for the
+        classifier).
+    sample_weight : ndarray of shape (n_samples,) or None
+        Weights of the loss and of the score.
+    """
+
+    X: object
+    Y: np.ndarray
+    y: np.ndarray
+    sample_weight: object
+
+
+class BestEpoch:
+    """The best epoch of a training call by one watched quantity.
+
+    A training loop offers each epoch's value of the watched quantity; the best
+    one is remembered with its epoch and, when the loop keeps weights, a copy of
+    the weights it ended with. NaN never counts as an improvement.
+
+    Parameters
+    ----------
+    watched : {'loss', 'val_loss', 'val_score'}
+        The training loss, the validation loss (both lower is better) or the
+        validation score (higher is better).
+    epoch : int
+        The epoch whose weights the model holds when the call starts (0 for a
+        new model), which stays the best until an epoch improves on ``value``.
+    value : float or None, default=None
+        The value to improve on; None means the worst possible one.
+    weights : ndarray or None, default=None
+        Where to copy the weights of each new best epoch, None to keep none.
+        It should hold the weights of ``epoch``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> best = BestEpoch("val_loss", epoch=0)
+    >>> [best.offer(value, epoch, None) for epoch, value in [(1, 0.5), (2, 0.7)]]
+    [True, False]
+    >>> best.epoch, best.value
+    (1, 0.5)
+    """
+
+    def __init__(self, watched, epoch, value=None, weights=None):
+        self.watched = watched
+        self.lower_is_better = watched != "val_score"
+        if value is None:
+            value = math.inf if self.lower_is_better else -math.inf
+        self.value = value
+        self.epoch = epoch
+        self.weights = weights
+
+    def is_stalled(self, value, tol):
+        """Whether ``value`` fails to improve on the best by at least ``tol``.
+
+        scikit-learn's no-improvement test, written so that the validation loss
+        is judged as scikit-learn judges the training loss.
+        """
+        if self.lower_is_better:
+            return value > self.value - tol
+        return value < self.value + tol
+
+    def offer(self, value, epoch, params):
+        """Take ``value`` as the best if it improves on it; return whether it did.
+
+        Parameters
+        ----------
+        value : float
+            The epoch's value of the watched quantity.
+        epoch : int
+            Its 1-based number.
+        params : ndarray or None
+            The weights the epoch ended with, copied when weights are kept.
+        """
+        if self.lower_is_better:
+            improved = value < self.value
+        else:
+            improved = value > self.value
+        if improved:
+            self.value, self.epoch = value, epoch
+            if self.weights is not None:
+                np.copyto(self.weights, params)
+        return improved
+
+
+class EpochTable:
+    """The per-epoch table printed with ``verbose >= 2``: a header and rows.
+
+    Each row shows one ``history_`` record; the columns are aligned under the
+    header. A star ends the row of an epoch that improved on the best so far,
+    so that the last starred row is the best epoch.
+
+    Parameters
+    ----------
+    validation : bool
+        Whether the records have a validation loss and score; their columns
+        are left out otherwise.
+    learning_rate : bool
+        Whether the records have a learning rate (not for L-BFGS).
+
+    Examples
+    --------
+    >>> table = EpochTable(validation=False, learning_rate=True)
+    >>> print(table.header())
+    epoch  train loss  learning rate  seconds
+    >>> record = {"epoch": 1, "loss": 0.693147, "learning_rate": 0.001,
+    ...           "seconds": 0.0123}
+    >>> print(table.row(record, improved=True))
+        1    0.693147      1.000e-03    0.012 *
+    """
+
+    # (title, key of the record, format of a value): each value is as wide as
+    # its title.
+    _COLUMNS = (
+        ("epoch", "epoch", "{:>5d}"),
+        ("train loss", "loss", "{:>10.6f}"),
+        ("val loss", "val_loss", "{:>10.6f}"),
+        ("val score", "val_score", "{:>10.6f}"),
+        ("learning rate", "learning_rate", "{:>13.3e}"),
+        ("seconds", "seconds", "{:>7.3f}"),
+    )
+
+    def __init__(self, validation, learning_rate):
+        left_out = set()
+        if not validation:
+            left_out |= {"val_loss", "val_score"}
+        if not learning_rate:
+            left_out.add("learning_rate")
+        self.columns = [column for column in self._COLUMNS if column[1] not in left_out]
+
+    def header(self):
+        """Return the line of column titles."""
+        return "  ".join(
+            title.rjust(len(value_format.format(0)))
+            for title, _, value_format in self.columns
+        )
+
+    def row(self, record, improved):
+        """Return the line of one record, starred if ``improved``."""
+        cells = "  ".join(
+            value_format.format(record[key]) for _, key, value_format in self.columns
+        )
+        return cells + " *" if improved else cells
+
+
 class Rollback:
     """The state of an estimator before a training call, to restore on failure.
 
@@ -130,7 +294,14 @@ class Rollback:
             arrays.extend(optimizer.state_arrays())
             self.optimizer_attributes = (optimizer, dict(optimizer.__dict__))
         self.arrays = [(array, array.copy()) for array in arrays]
-        curves = (estimator.loss_curve_, estimator.validation_scores_)
+        # The history's records are never changed once appended: copying the
+        # lists is enough.
+        curves = (
+            estimator.loss_curve_,
+            estimator.validation_scores_,
+            estimator.validation_loss_curve_,
+            estimator.history_,
+        )
         self.lists = [(curve, list(curve)) for curve in curves if curve is not None]
 
     def restore(self):

@@ -747,6 +747,62 @@ def test_float32_input_gives_float32_weights_and_outputs(estimator_class, solver
     assert np.isfinite(estimator.loss_)
 
 
+@pytest.mark.parametrize("solver", SOLVERS)
+@parametrize_estimators
+def test_dtype_float32_trains_in_single_precision_on_float64_input(
+    estimator_class, solver
+):
+    X, y = data_for(estimator_class)
+    params = dict(hidden_layer_sizes=(16,), solver=solver, max_iter=60, random_state=0)
+
+    single = fit_quietly(estimator_class(dtype="float32", **params), X, y)
+    double = fit_quietly(estimator_class(**params), X, y)
+
+    assert X.dtype == np.float64
+    assert all(coef.dtype == np.float32 for coef in single.coefs_)
+    assert all(coef.dtype == np.float64 for coef in double.coefs_)
+    output = "predict_proba" if estimator_class is ScratchMLPClassifier else "predict"
+    assert getattr(single, output)(X).dtype == np.float32
+    # Same draws, same data: single precision follows the float64 run closely.
+    # lbfgs can take another path once the line searches see different
+    # rounding, so its comparison is on the fit's quality only.
+    assert single.score(X, y) == pytest.approx(double.score(X, y), abs=0.02)
+    if solver != "lbfgs":
+        np.testing.assert_allclose(
+            single.loss_curve_, double.loss_curve_, rtol=1e-3, atol=1e-5
+        )
+
+
+@parametrize_estimators
+def test_dtype_float64_trains_in_double_precision_on_float32_input(estimator_class):
+    X, y = data_for(estimator_class)
+
+    estimator = fit_quietly(
+        estimator_class(hidden_layer_sizes=(8,), max_iter=5, dtype="float64"),
+        X.astype(np.float32),
+        y,
+    )
+
+    assert all(coef.dtype == np.float64 for coef in estimator.coefs_)
+
+
+def test_warm_start_refuses_to_change_the_dtype_of_a_fitted_network():
+    X, y = classification_data()
+    estimator = fit_quietly(
+        ScratchMLPClassifier(hidden_layer_sizes=(8,), max_iter=5, dtype="float32"),
+        X,
+        y,
+    )
+    weights = [coef.copy() for coef in estimator.coefs_]
+
+    estimator.set_params(dtype="float64", warm_start=True)
+    with pytest.raises(ValueError, match="has dtype 'float32', but this call asks"):
+        estimator.fit(X, y)
+
+    for coef, before in zip(estimator.coefs_, weights, strict=True):
+        np.testing.assert_array_equal(coef, before)
+
+
 def sparse_friendly(X):
     """X with about half its entries set to zero."""
     return np.where(np.abs(X) < 0.7, 0.0, X)

@@ -3,30 +3,51 @@
 Each loss's ``value`` is compared with its textbook formula, written from the
 predictions or probabilities rather than from the logits; sample weights are
 checked against repeated rows; ``value_and_delta`` is checked to write the
-sample-weighted residual ``sample_weight * (prediction - y)``, which is also the
-finite-difference gradient of the weighted sum of the per-sample losses with
-respect to the raw output; and the log-losses are checked to stay finite and
-exact for saturated logits, where ``log(p)`` would be ``-inf``.
+sample-weighted derivative of each loss (the residual ``prediction - y`` for a
+canonical link; the clipped residual, its sign or the pinball slope for the
+Huber, absolute and quantile losses), which is also the finite-difference
+gradient of the weighted sum of the per-sample losses with respect to the raw
+output, away from the kinks; and the log-losses are checked to stay finite and
+exact for saturated logits, where ``log(p)`` would be ``-inf``. The parametrised
+losses are tested at their defaults and at other parameter values, and their
+names are checked to carry the parameter through :data:`LOSSES`.
 """
 
+import math
+import pickle
 import warnings
 
 import numpy as np
 import pytest
 
 from sknn_scratch.core.activations import OUTPUT_ACTIVATIONS
-from sknn_scratch.core.losses import LOSSES, Loss
+from sknn_scratch.core.losses import (
+    LOSSES,
+    AbsoluteError,
+    Huber,
+    Loss,
+    ParametrisedLoss,
+    Quantile,
+)
 
 N_SAMPLES = 9
 FD_STEP = 1e-6
 
-# name: (n_outputs, kind of target)
+# name: (n_outputs, kind of target). Every name of LOSSES is here, and the
+# parametrised losses also at other values of their parameter.
 LOSS_CASES = {
     "squared_error": (3, "real"),
     "poisson": (2, "counts"),
     "binary_log_loss": (3, "binary"),
     "log_loss": (4, "one_hot"),
+    "huber(huber_delta=1.0)": (3, "real"),
+    "huber(huber_delta=0.4)": (2, "real"),
+    "absolute_error": (3, "real"),
+    "quantile(quantile=0.5)": (2, "real"),
+    "quantile(quantile=0.9)": (3, "real"),
+    "quantile(quantile=0.1)": (2, "real"),
 }
+CANONICAL_LINKS = {"squared_error", "poisson", "binary_log_loss", "log_loss"}
 
 
 def make_case(name, rng, n_samples=N_SAMPLES):
@@ -60,25 +81,90 @@ def explicit_sample_losses(name, y, prediction):
         return (y_log_y_over_p - y + prediction).sum(axis=1)
     if name == "binary_log_loss":
         return -(y * np.log(prediction) + (1 - y) * np.log(1 - prediction)).sum(axis=1)
-    return -(y * np.log(prediction)).sum(axis=1)
+    if name == "log_loss":
+        return -(y * np.log(prediction)).sum(axis=1)
+
+    residual = prediction - y
+    loss = LOSSES[name]
+    if name == "absolute_error":
+        return np.abs(residual).sum(axis=1)
+    if isinstance(loss, Huber):
+        d = loss.huber_delta
+        # np.where computes both branches; the square of a huge residual,
+        # thrown away, may overflow.
+        with np.errstate(over="ignore"):
+            quadratic = residual**2 / 2
+        linear = d * (np.abs(residual) - d / 2)
+        return np.where(np.abs(residual) <= d, quadratic, linear).sum(axis=1)
+    q = loss.quantile
+    per_target = np.where(y >= prediction, q * (y - prediction), (1 - q) * residual)
+    return per_target.sum(axis=1)
 
 
-def test_loss_registry_pairs_each_loss_with_its_canonical_link():
+def explicit_raw_gradient(name, y, prediction):
+    """Return each target's derivative of its loss, from the textbook formula."""
+    residual = prediction - y
+    if name in CANONICAL_LINKS:
+        return residual
+    loss = LOSSES[name]
+    if name == "absolute_error":
+        return np.where(residual > 0, 1.0, np.where(residual < 0, -1.0, 0.0))
+    if isinstance(loss, Huber):
+        d = loss.huber_delta
+        return np.where(np.abs(residual) <= d, residual, d * np.sign(residual))
+    q = loss.quantile
+    return np.where(residual > 0, 1 - q, np.where(residual < 0, -q, 0.0))
+
+
+def distance_to_kink(name, y, prediction):
+    """Return how near the residuals come to where the loss has a kink."""
+    residual = np.abs(prediction - y)
+    if name in CANONICAL_LINKS:
+        return math.inf
+    loss = LOSSES[name]
+    if isinstance(loss, Huber):
+        # The derivative is continuous there; the second derivative jumps.
+        return float(np.abs(residual - loss.huber_delta).min())
+    return float(residual.min())
+
+
+def test_loss_registry_pairs_each_loss_with_its_output_activation():
     expected = {
         "squared_error": "identity",
         "poisson": "exp",
         "binary_log_loss": "logistic",
         "log_loss": "softmax",
+        "absolute_error": "identity",
+        "huber(huber_delta=1.0)": "identity",
+        "quantile(quantile=0.5)": "identity",
     }
 
     assert {name: loss.output_activation for name, loss in LOSSES.items()} == expected
+    assert len(LOSSES) == len(expected)
     for name, loss in LOSSES.items():
         assert isinstance(loss, Loss)
         assert loss.name == name
         assert loss.link_inverse is OUTPUT_ACTIVATIONS[expected[name]]
 
 
-@pytest.mark.parametrize("name", list(LOSSES))
+def test_every_registered_loss_has_a_test_case():
+    assert set(LOSSES) <= set(LOSS_CASES)
+    assert all(name in LOSSES for name in LOSS_CASES)
+
+
+@pytest.mark.parametrize("name", [n for n in LOSS_CASES if n not in CANONICAL_LINKS])
+def test_cases_reach_both_sides_of_each_kink(name):
+    # Otherwise the tests below would check only one branch of the formulas.
+    y, _, prediction = make_case(name, np.random.RandomState(0))
+    residual = prediction - y
+    loss = LOSSES[name]
+    if isinstance(loss, Huber):
+        inside = np.abs(residual) <= loss.huber_delta
+        assert inside.any() and not inside.all()
+    assert (residual > 0).any() and (residual < 0).any()
+
+
+@pytest.mark.parametrize("name", list(LOSS_CASES))
 def test_value_matches_explicit_formula(name):
     rng = np.random.RandomState(0)
     y, raw, prediction = make_case(name, rng)
@@ -90,7 +176,7 @@ def test_value_matches_explicit_formula(name):
     assert value == pytest.approx(expected, rel=1e-12)
 
 
-@pytest.mark.parametrize("name", list(LOSSES))
+@pytest.mark.parametrize("name", list(LOSS_CASES))
 def test_sample_losses_match_explicit_formula(name):
     rng = np.random.RandomState(1)
     y, raw, prediction = make_case(name, rng)
@@ -169,7 +255,7 @@ def test_log_loss_of_a_known_probability():
     )
 
 
-@pytest.mark.parametrize("name", list(LOSSES))
+@pytest.mark.parametrize("name", list(LOSS_CASES))
 def test_weighted_value_is_the_weighted_mean(name):
     rng = np.random.RandomState(2)
     y, raw, prediction = make_case(name, rng)
@@ -182,7 +268,7 @@ def test_weighted_value_is_the_weighted_mean(name):
     assert value == pytest.approx(expected, rel=1e-12)
 
 
-@pytest.mark.parametrize("name", list(LOSSES))
+@pytest.mark.parametrize("name", list(LOSS_CASES))
 def test_integer_weights_equal_repeated_rows(name):
     rng = np.random.RandomState(3)
     y, raw, prediction = make_case(name, rng)
@@ -199,7 +285,7 @@ def test_integer_weights_equal_repeated_rows(name):
     assert weighted == pytest.approx(repeated, rel=1e-13)
 
 
-@pytest.mark.parametrize("name", list(LOSSES))
+@pytest.mark.parametrize("name", list(LOSS_CASES))
 def test_unit_weights_equal_no_weights(name):
     rng = np.random.RandomState(4)
     y, raw, prediction = make_case(name, rng)
@@ -210,7 +296,7 @@ def test_unit_weights_equal_no_weights(name):
     )
 
 
-@pytest.mark.parametrize("name", list(LOSSES))
+@pytest.mark.parametrize("name", list(LOSS_CASES))
 def test_weights_are_normalised_by_their_sum(name):
     rng = np.random.RandomState(5)
     y, raw, prediction = make_case(name, rng)
@@ -223,8 +309,8 @@ def test_weights_are_normalised_by_their_sum(name):
 
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
-@pytest.mark.parametrize("name", list(LOSSES))
-def test_value_and_delta_writes_the_weighted_residual(name, weighted):
+@pytest.mark.parametrize("name", list(LOSS_CASES))
+def test_value_and_delta_writes_the_weighted_derivative(name, weighted):
     rng = np.random.RandomState(6)
     y, raw, prediction = make_case(name, rng)
     sample_weight = rng.uniform(0.1, 3.0, size=N_SAMPLES) if weighted else None
@@ -235,12 +321,11 @@ def test_value_and_delta_writes_the_weighted_residual(name, weighted):
 
     assert value == loss.value(y, raw, prediction, sample_weight)
     weights = np.ones(N_SAMPLES) if sample_weight is None else sample_weight
-    np.testing.assert_allclose(
-        delta, weights[:, np.newaxis] * (prediction - y), rtol=1e-15, atol=0
-    )
+    expected = weights[:, np.newaxis] * explicit_raw_gradient(name, y, prediction)
+    np.testing.assert_allclose(delta, expected, rtol=1e-15, atol=0)
 
 
-@pytest.mark.parametrize("name", list(LOSSES))
+@pytest.mark.parametrize("name", list(LOSS_CASES))
 def test_value_and_delta_leaves_its_inputs_alone(name):
     rng = np.random.RandomState(7)
     y, raw, prediction = make_case(name, rng)
@@ -255,13 +340,15 @@ def test_value_and_delta_leaves_its_inputs_alone(name):
         np.testing.assert_array_equal(array, array_before)
 
 
-@pytest.mark.parametrize("name", list(LOSSES))
+@pytest.mark.parametrize("name", list(LOSS_CASES))
 def test_delta_is_the_gradient_of_the_weighted_sum_of_losses(name):
     rng = np.random.RandomState(8)
     y, raw, prediction = make_case(name, rng)
     sample_weight = rng.uniform(0.1, 3.0, size=N_SAMPLES)
     loss = LOSSES[name]
     delta = np.empty_like(raw)
+    # The central differences below move each residual by FD_STEP.
+    assert distance_to_kink(name, y, prediction) > 100 * FD_STEP
 
     loss.value_and_delta(y, raw, prediction, sample_weight, delta)
 
@@ -332,7 +419,7 @@ def test_log_loss_with_soft_targets_is_the_cross_entropy():
     )
 
 
-@pytest.mark.parametrize("name", list(LOSSES))
+@pytest.mark.parametrize("name", list(LOSS_CASES))
 def test_float32_inputs(name):
     rng = np.random.RandomState(10)
     y, raw, prediction = (array.astype(np.float32) for array in make_case(name, rng))
@@ -349,3 +436,191 @@ def test_float32_inputs(name):
         sample_weight.astype(np.float64),
     )
     assert value == pytest.approx(expected, rel=1e-5)
+
+
+# --------------------------------------------------------------------------------
+# The robust and quantile regression losses
+
+
+def test_huber_equals_the_squared_error_to_the_bit_within_its_threshold():
+    rng = np.random.RandomState(11)
+    y = rng.normal(size=(50, 2))
+    prediction = y + rng.uniform(-1.5, 1.5, size=y.shape)
+    huber, squared_error = Huber(huber_delta=1.5), LOSSES["squared_error"]
+    huber_delta, squared_error_delta = np.empty_like(y), np.empty_like(y)
+
+    huber_value = huber.value_and_delta(y, prediction, prediction, None, huber_delta)
+    squared_error_value = squared_error.value_and_delta(
+        y, prediction, prediction, None, squared_error_delta
+    )
+
+    assert huber_value == squared_error_value
+    np.testing.assert_array_equal(huber_delta, squared_error_delta)
+
+
+def test_huber_grows_linearly_beyond_its_threshold():
+    y = np.zeros((4, 1))
+    prediction = np.array([[2.0], [-2.0], [10.0], [0.5]])
+    delta = np.empty_like(y)
+
+    Huber(huber_delta=2.0).value_and_delta(y, prediction, prediction, None, delta)
+    sample_losses = Huber(huber_delta=2.0).sample_losses(y, prediction, prediction)
+
+    # At the threshold both parts give 2**2 / 2; beyond, 2 (10 - 1).
+    np.testing.assert_array_equal(sample_losses, [2.0, 2.0, 18.0, 0.125])
+    np.testing.assert_array_equal(delta.ravel(), [2.0, -2.0, 2.0, 0.5])
+
+
+def test_quantile_costs_misses_from_below_more_at_a_high_level():
+    y = np.array([[1.0], [1.0]])
+    prediction = np.array([[2.0], [0.0]])  # one above the target, one below
+    delta = np.empty_like(y)
+    loss = Quantile(quantile=0.75)
+
+    loss.value_and_delta(y, prediction, prediction, None, delta)
+
+    np.testing.assert_array_equal(
+        loss.sample_losses(y, prediction, prediction), [0.25, 0.75]
+    )
+    np.testing.assert_array_equal(delta.ravel(), [0.25, -0.75])
+
+
+def test_quantile_at_one_half_is_half_the_absolute_error():
+    rng = np.random.RandomState(12)
+    y = rng.normal(size=(20, 3))
+    prediction = rng.normal(size=(20, 3))
+    sample_weight = rng.uniform(0.5, 2.0, size=20)
+    quantile_delta, absolute_delta = np.empty_like(y), np.empty_like(y)
+
+    quantile_value = Quantile(0.5).value_and_delta(
+        y, prediction, prediction, sample_weight, quantile_delta
+    )
+    absolute_value = AbsoluteError().value_and_delta(
+        y, prediction, prediction, sample_weight, absolute_delta
+    )
+
+    assert quantile_value == pytest.approx(absolute_value / 2, rel=1e-15)
+    np.testing.assert_array_equal(quantile_delta, absolute_delta / 2)
+
+
+@pytest.mark.parametrize(
+    "name", ["absolute_error", "quantile(quantile=0.9)", "quantile(quantile=0.1)"]
+)
+def test_an_exact_prediction_gets_a_zero_delta(name):
+    # At the kink any slope between the two one-sided ones is a subgradient;
+    # zero is the one that leaves an exact prediction where it is.
+    y = np.array([[1.0, -2.0], [0.5, 3.0]])
+    prediction = np.array([[1.0, -1.0], [0.5, 2.0]])
+    delta = np.full_like(y, np.nan)
+
+    value = LOSSES[name].value_and_delta(y, prediction, prediction, None, delta)
+
+    assert delta[0, 0] == 0.0 and delta[1, 0] == 0.0
+    assert delta[0, 1] > 0 > delta[1, 1]
+    assert value == pytest.approx(
+        explicit_sample_losses(name, y, prediction).mean(), rel=1e-15
+    )
+
+
+@pytest.mark.parametrize("name", [n for n in LOSS_CASES if n not in CANONICAL_LINKS])
+def test_robust_losses_stay_finite_with_bounded_deltas_for_huge_residuals(name):
+    y = np.array([[1e300], [-1e300], [1.0]])
+    prediction = np.array([[-1e300], [1e300], [1.0 + 1e-12]])
+    delta = np.empty_like(y)
+    loss = LOSSES[name]
+
+    # Underflow of the last residual's tiny loss is harmless, and allowed.
+    with warnings.catch_warnings(), np.errstate(over="warn", invalid="warn"):
+        warnings.simplefilter("error")
+        value = loss.value_and_delta(y, prediction, prediction, None, delta)
+
+    # Where the squared error of 2e300 would overflow, these losses are about
+    # 2e300, and the pull of each target on the network stays bounded.
+    assert math.isfinite(value)
+    assert value == pytest.approx(
+        explicit_sample_losses(name, y, prediction).mean(), rel=1e-15
+    )
+    bound = loss.huber_delta if isinstance(loss, Huber) else 1.0
+    assert np.all(np.abs(delta) <= bound)
+    assert delta[0, 0] < 0 < delta[1, 0]
+    assert delta[2, 0] > 0
+    with np.errstate(over="ignore"):
+        assert LOSSES["squared_error"].value(y, prediction, prediction) == math.inf
+
+
+# --------------------------------------------------------------------------------
+# Names of the parametrised losses
+
+
+@pytest.mark.parametrize(
+    "loss_class, value", [(Huber, 1.0), (Huber, 0.05), (Huber, 1e3), (Quantile, 0.9)]
+)
+def test_parametrised_name_reads_back_as_the_same_loss(loss_class, value):
+    loss = loss_class(value)
+
+    same = LOSSES[loss.name]
+
+    assert type(same) is loss_class
+    assert same.parameter_value == value
+    assert same.name == loss.name
+    assert loss.name == f"{loss_class.base_name}({loss_class.parameter}={value!r})"
+
+
+def test_parametrised_name_holds_the_float_exactly():
+    level = 1 / 3
+
+    loss = LOSSES[Quantile(level).name]
+
+    assert loss.quantile == level
+    assert loss.name == "quantile(quantile=0.3333333333333333)"
+
+
+def test_names_differ_with_the_parameter():
+    assert Quantile(0.9).name != Quantile(0.1).name
+    assert Huber(1.0).name != Huber(1.5).name
+    # Integers and NumPy scalars give the name of the same float.
+    assert Huber(2).name == Huber(np.float64(2.0)).name == "huber(huber_delta=2.0)"
+
+
+def test_registry_accepts_any_spelling_of_the_parameter():
+    assert LOSSES["quantile(quantile=0.90)"].name == "quantile(quantile=0.9)"
+    assert LOSSES["huber(huber_delta=2)"].name == "huber(huber_delta=2.0)"
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("bogus", "Unknown loss 'bogus'; the losses are squared_error, poisson"),
+        ("huber", r"huber\(huber_delta=\.\.\.\), quantile\(quantile=\.\.\.\)"),
+        ("quantile(huber_delta=0.5)", "Unknown loss"),
+        ("squared_error(alpha=1.0)", "Unknown loss"),
+        ("quantile(quantile=1.5)", r"quantile must be a number in \(0.0, 1.0\)"),
+        ("quantile(quantile=nan)", r"got nan"),
+        ("huber(huber_delta=0)", r"huber_delta must be a number in \(0.0, inf\)"),
+        ("huber(huber_delta=inf)", r"huber_delta must be a number in \(0.0, inf\)"),
+        ("huber(huber_delta=one)", "could not convert string to float: 'one'"),
+    ],
+)
+def test_registry_refuses_unknown_names_and_bad_parameters(name, message):
+    with pytest.raises(KeyError, match=message):
+        LOSSES[name]
+    assert name not in LOSSES
+
+
+@pytest.mark.parametrize(
+    "loss_class, value",
+    [(Huber, 0.0), (Huber, -1.0), (Huber, math.inf), (Huber, "1.0")]
+    + [(Quantile, 0.0), (Quantile, 1.0), (Quantile, math.nan), (Quantile, None)],
+)
+def test_parametrised_losses_reject_invalid_parameters(loss_class, value):
+    with pytest.raises(ValueError, match=f"{loss_class.parameter} must be a number"):
+        loss_class(value)
+
+
+def test_parametrised_losses_pickle_with_their_parameter():
+    for loss in (Huber(0.3), Quantile(0.95)):
+        restored = pickle.loads(pickle.dumps(loss))
+
+        assert isinstance(restored, ParametrisedLoss)
+        assert restored.name == loss.name
+        assert restored.parameter_value == loss.parameter_value
