@@ -49,7 +49,11 @@ from sknn_scratch._training import (
     Rollback,
     ValidationSet,
 )
-from sknn_scratch._validation import reject_zero_columns, validate_sample_weight
+from sknn_scratch._validation import (
+    reject_missing_labels,
+    reject_zero_columns,
+    validate_sample_weight,
+)
 from sknn_scratch._version import __version__
 from sknn_scratch.core.activations import HIDDEN_ACTIVATIONS, hidden_activation_names
 from sknn_scratch.core.layers import Dropout
@@ -454,6 +458,8 @@ n_outputs), default=None
                 "validation_fraction in (0, 1); got validation_fraction=0."
             )
         reject_zero_columns(X, self)
+        if is_classifier(self):
+            reject_missing_labels(y)
         X, y = validate_data(
             self,
             X,
@@ -483,6 +489,7 @@ n_outputs), default=None
             self._reset_training_record()
         else:
             self._check_network_matches(layer_units, label_state)
+            self._check_weights_are_writeable()
             # A kept network keeps its dtype, whatever the dtype of this X.
             dtype = self._network.params.dtype
             X, Y = X.astype(dtype, copy=False), Y.astype(dtype, copy=False)
@@ -609,6 +616,16 @@ n_outputs), default=None
                     f"call partial_fit on a clone of the estimator, to train a "
                     f"new network."
                 )
+
+    def _check_weights_are_writeable(self):
+        """Refuse to train weights that are read-only, as a memory map can be."""
+        if not self._network.params.flags.writeable:
+            raise ValueError(
+                "The weights of this model are read-only, as they are when "
+                "joblib.load(..., mmap_mode='r') maps them from the file. To train "
+                "it further, load it with mmap_mode=None or mmap_mode='c' (copy on "
+                "write), or train a copy.deepcopy of it."
+            )
 
     def _hidden_layer_sizes(self):
         sizes = self.hidden_layer_sizes
@@ -1201,9 +1218,18 @@ n_outputs), default=None
         # A copy: on Python 3.11 and later this may be the live __dict__.
         state = dict(super().__getstate__())
         state["_sknn_scratch_version"] = __version__
+        # A call that ends on its best epoch leaves in _best_params the very
+        # weights of the network: save them once, copy them back on loading.
+        best_params = state.get("_best_params")
+        if best_params is not None and np.array_equal(
+            best_params, self._network.params
+        ):
+            state["_best_params"] = None
+            state["_best_params_are_the_weights"] = True
         return state
 
     def __setstate__(self, state):
+        best_params_are_the_weights = state.pop("_best_params_are_the_weights", False)
         saved_version = state.pop("_sknn_scratch_version", None)
         if saved_version is not None and saved_version != __version__:
             warnings.warn(
@@ -1214,6 +1240,8 @@ n_outputs), default=None
                 stacklevel=2,
             )
         super().__setstate__(state)
+        if best_params_are_the_weights:
+            self._best_params = self._network.params.copy()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

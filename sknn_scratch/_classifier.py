@@ -16,7 +16,7 @@ from sklearn.utils.multiclass import (
 
 from sknn_scratch import _callbacks, _docs
 from sknn_scratch._base import BaseScratchMLP
-from sknn_scratch._validation import check_finite_output
+from sknn_scratch._validation import check_finite_output, reject_missing_labels
 from sknn_scratch.core.activations import log_logistic, log_softmax
 
 
@@ -343,6 +343,7 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
                 f"This {type(self).__name__} estimator requires y to be passed, "
                 "but the target y is None."
             )
+        reject_missing_labels(y)
         first_call = getattr(self, "classes_", None) is None
         if first_call and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
