@@ -21,7 +21,8 @@ ARCHITECTURE_PARAMETERS = """\
         0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x**3))), which stays within
         5e-4 of the exact x Phi(x). The initial weights that feed a 'logistic'
         layer are drawn with scikit-learn's Glorot factor 2, all others with
-        its factor 6 (the output layer's with the last hidden layer's).
+        its factor 6; the output layer's take the factor of the last hidden
+        layer.
 """
 
 TRAINING_PARAMETERS = """\
@@ -62,9 +63,9 @@ TRAINING_PARAMETERS = """\
         Whether the stochastic solvers shuffle the samples before each epoch.
 
     random_state : int, RandomState instance or None, default=None
-        Seeds the weight initialisation, the early-stopping split and the
-        shuffling of the stochastic solvers. Pass an int for reproducible
-        results; see :term:`Glossary <random_state>`.
+        Seeds the weight initialisation, the early-stopping split, the
+        shuffling of the stochastic solvers and the dropout masks. Pass an int
+        for reproducible results; see :term:`Glossary <random_state>`.
 
     tol : float, default=1e-4
         Tolerance of the optimisation. When the loss or score does not improve

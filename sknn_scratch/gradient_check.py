@@ -33,7 +33,7 @@ from sklearn.utils.validation import validate_data
 
 from sknn_scratch._base import BaseScratchMLP
 from sknn_scratch._validation import reject_zero_columns, validate_sample_weight
-from sknn_scratch.core.activations import ReLU
+from sknn_scratch.core.activations import LeakyReLU, ReLU
 from sknn_scratch.core.network import Workspace
 
 # Each loss value is rounded to about 1e-16 of its size, times the number of
@@ -387,7 +387,8 @@ def _gradients(network, X, Y, sample_weight, alpha, indices, epsilon):
     relu_outputs = [
         output
         for output, layer in zip(workspace.outputs, network.layers[:-1], strict=True)
-        if isinstance(layer.activation, ReLU)
+        # Both have a kink at 0, where the output changes sign.
+        if isinstance(layer.activation, (ReLU, LeakyReLU))
     ]
 
     def objective():

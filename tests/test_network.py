@@ -8,20 +8,32 @@ and without L2 penalty and sample weights. The other tests pin down the buffer
 layout and its views, the agreement between training and prediction, sparse and
 float32 inputs, pickling, and the Glorot initialisation.
 
+Networks with one activation per hidden layer are checked the same way, and
+their Glorot factors layer by layer; the last tests check the estimators'
+``activation`` given as a list. The allocation test covers every hidden
+activation, with and without dropout.
+
 The finite differences use float64, small networks, a step of ``1e-6`` and a
-relative tolerance of ``1e-6``; ReLU networks are checked on inputs whose
-pre-activations all stay away from the kink at zero.
+relative tolerance of ``1e-6``; networks with a kinked activation (ReLU, leaky
+ReLU, and the ELU, whose second derivative jumps at zero) are checked on inputs
+whose pre-activations all stay away from zero.
 """
 
 import pickle
 import tracemalloc
+import warnings
 from itertools import pairwise
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import InvalidParameterError
 
+from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor
 from sknn_scratch.core.activations import HIDDEN_ACTIVATIONS
+from sknn_scratch.core.layers import Dropout
 from sknn_scratch.core.network import Network, Workspace
 from sknn_scratch.core.optimizers import Adam
 
@@ -30,7 +42,8 @@ N_FEATURES = 4
 HIDDEN_SIZES = [5, 3]
 FD_STEP = 1e-6
 FD_RTOL = 1e-6
-RELU_MARGIN = 1e-4
+KINK_MARGIN = 1e-4
+KINKED_ACTIVATIONS = {"relu", "leaky_relu", "elu"}
 
 # name: (loss, n_outputs, kind of target)
 OUTPUT_KINDS = {
@@ -62,23 +75,23 @@ def make_targets(kind, n_samples, n_outputs, rng):
 
 def hidden_pre_activations(network, X):
     """Return the pre-activations of every hidden layer, by a plain forward pass."""
-    activation = HIDDEN_ACTIVATIONS[network.activation]
     pre_activations = []
     inputs = X
-    for coef, intercept in zip(
-        network.coefs[:-1], network.intercepts[:-1], strict=True
+    for coef, intercept, name in zip(
+        network.coefs[:-1], network.intercepts[:-1], network.activations, strict=True
     ):
         z = inputs @ coef + intercept
         pre_activations.append(z)
-        inputs = activation.forward(z.copy())
+        inputs = HIDDEN_ACTIVATIONS[name].forward(z.copy())
     return pre_activations
 
 
 def make_problem(layer_units, activation, loss, target_kind, seed=0):
     """Return an initialised network and data ``X, y`` for a gradient check.
 
-    For ReLU, the seed is advanced until no hidden pre-activation lies within
-    ``RELU_MARGIN`` of zero, so that the finite differences never cross a kink.
+    For a kinked activation, the seed is advanced until no pre-activation of
+    its layers lies within ``KINK_MARGIN`` of zero, so that the finite
+    differences never cross a kink.
     """
     for attempt in range(1000):
         rng = np.random.RandomState(seed + attempt)
@@ -91,11 +104,13 @@ def make_problem(layer_units, activation, loss, target_kind, seed=0):
         X = rng.normal(size=(N_SAMPLES, layer_units[0]))
         y = make_targets(target_kind, N_SAMPLES, layer_units[-1], rng)
         pre_activations = hidden_pre_activations(network, X)
-        if activation != "relu" or all(
-            np.abs(z).min() > RELU_MARGIN for z in pre_activations
+        if all(
+            np.abs(z).min() > KINK_MARGIN
+            for z, name in zip(pre_activations, network.activations, strict=True)
+            if name in KINKED_ACTIVATIONS
         ):
             return network, X, y, rng
-    raise RuntimeError("no seed keeps the ReLU pre-activations off the kink")
+    raise RuntimeError("no seed keeps the pre-activations off the kinks")
 
 
 def loss_at(network, X, y, sample_weight, alpha):
@@ -177,19 +192,120 @@ def test_gradient_matches_finite_differences_for_any_depth(
     assert_gradient_matches(network, X, y, sample_weight, alpha=0.1)
 
 
+MIXED_ACTIVATIONS = [
+    ["gelu_tanh", "relu"],
+    ["silu", "logistic"],
+    ["leaky_relu", "softplus", "elu"],
+    ["tanh", "identity", "gelu_tanh"],
+]
+
+
+@pytest.mark.parametrize(
+    "output_kind", ["softmax_multiclass", "identity_multi_output", "exp_poisson"]
+)
+@pytest.mark.parametrize("activations", MIXED_ACTIVATIONS, ids="-".join)
+def test_gradient_with_one_activation_per_layer_matches_finite_differences(
+    activations, output_kind
+):
+    loss, n_outputs, target_kind = OUTPUT_KINDS[output_kind]
+    hidden_sizes = [5, 3, 4][: len(activations)]
+    layer_units = [N_FEATURES, *hidden_sizes, n_outputs]
+    network, X, y, rng = make_problem(layer_units, activations, loss, target_kind)
+    sample_weight = random_sample_weight(rng)
+
+    assert [layer.activation.name for layer in network.layers[:-1]] == activations
+    assert_gradient_matches(network, X, y, sample_weight, alpha=0.1)
+
+
+def test_each_hidden_layer_gets_its_own_activation():
+    network = Network([3, 4, 5, 2], ("silu", "elu"), "log_loss")
+
+    assert network.activation == ["silu", "elu"]
+    assert network.activations == ["silu", "elu"]
+    assert [layer.activation.name for layer in network.layers] == [
+        "silu",
+        "elu",
+        "softmax",
+    ]
+    assert Network([3, 4, 5, 2], "elu", "log_loss").activations == ["elu", "elu"]
+
+
+@pytest.mark.parametrize(
+    "activation, match",
+    [
+        (["relu"], "holds 1 names, one per hidden layer, but the network has 2"),
+        (["relu", "tanh", "elu"], "holds 3 names, .* has 2 hidden layers"),
+        (["relu", "gelu"], "Unknown hidden activation 'gelu' for hidden layer 1"),
+        ("swish", "Unknown hidden activation 'swish'; choose from"),
+    ],
+)
+def test_network_rejects_activations_that_do_not_fit_its_layers(activation, match):
+    with pytest.raises(ValueError, match=match):
+        Network([3, 4, 5, 2], activation, "log_loss")
+
+
+def test_a_list_of_one_repeated_name_is_the_single_name():
+    single, X, y, _ = make_problem([N_FEATURES, 5, 3, 2], "tanh", "log_loss", "one_hot")
+    repeated = Network(single.layer_units, ["tanh", "tanh"], "log_loss")
+    single.initialize(np.random.RandomState(4))
+    repeated.initialize(np.random.RandomState(4))
+
+    np.testing.assert_array_equal(repeated.params, single.params)
+    assert loss_at(repeated, X, y, None, 0.1) == loss_at(single, X, y, None, 0.1)
+    np.testing.assert_array_equal(repeated.grads, single.grads)
+
+
+def test_activations_that_need_z_get_a_kept_buffer_and_no_other_layer_does():
+    network, X, y, _ = make_problem(
+        [N_FEATURES, 5, 3, 4, 2], ["silu", "relu", "gelu_tanh"], "log_loss", "one_hot"
+    )
+    workspace = Workspace(network.layer_units, 2 * N_SAMPLES, np.float64)
+
+    network.loss_gradient(X, y, None, 0.0, workspace)
+
+    # The buffers live in a private list: the public accessor would make them.
+    kept = workspace._pre_activations
+    assert kept[1] is None
+    assert kept[0].shape == (2 * N_SAMPLES, 5)
+    assert kept[2].shape == (2 * N_SAMPLES, 4)
+    # SiLU reads its z without changing it, so the buffer still holds it.
+    np.testing.assert_allclose(
+        kept[0][:N_SAMPLES], hidden_pre_activations(network, X)[0], rtol=1e-14
+    )
+    assert workspace.pre_activations(0, N_SAMPLES).base is kept[0]
+
+
+def test_backward_of_an_activation_that_needs_z_refuses_to_run_without_it():
+    network = Network([3, 4, 2], "silu", "log_loss")
+    layer = network.layers[0]
+    outputs = layer.forward(np.ones((2, 3)))
+
+    with pytest.raises(ValueError, match="'silu' activation is written from the"):
+        layer.backward(np.ones((2, 3)), outputs, np.ones((2, 4)))
+
+
+REFERENCE_HIDDEN_FUNCTIONS = {
+    "identity": lambda z: z,
+    "logistic": lambda z: 1.0 / (1.0 + np.exp(-z)),
+    "tanh": np.tanh,
+    "relu": lambda z: np.maximum(z, 0.0),
+    "leaky_relu": lambda z: np.where(z > 0, z, 0.01 * z),
+    "elu": lambda z: np.where(z > 0, z, np.exp(np.minimum(z, 0.0)) - 1.0),
+    "softplus": lambda z: np.log1p(np.exp(z)),
+    "silu": lambda z: z / (1.0 + np.exp(-z)),
+    "gelu_tanh": lambda z: (
+        0.5 * z * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (z + 0.044715 * z**3)))
+    ),
+}
+
+
 def reference_forward(network, X):
     """Return ``(raw, prediction)`` by an independent plain NumPy forward pass."""
-    hidden = {
-        "identity": lambda z: z,
-        "logistic": lambda z: 1.0 / (1.0 + np.exp(-z)),
-        "tanh": np.tanh,
-        "relu": lambda z: np.maximum(z, 0.0),
-    }[network.activation]
     inputs = X
-    for coef, intercept in zip(
-        network.coefs[:-1], network.intercepts[:-1], strict=True
+    for coef, intercept, name in zip(
+        network.coefs[:-1], network.intercepts[:-1], network.activations, strict=True
     ):
-        inputs = hidden(inputs @ coef + intercept)
+        inputs = REFERENCE_HIDDEN_FUNCTIONS[name](inputs @ coef + intercept)
     raw = inputs @ network.coefs[-1] + network.intercepts[-1]
 
     if network.out_activation == "softmax":
@@ -499,6 +615,38 @@ def test_float32_network_keeps_float32_everywhere(output_kind, sparse_input):
     assert dtypes == dict.fromkeys(arrays, np.dtype(np.float32))
 
 
+def test_kept_pre_activations_and_masks_follow_a_float32_network():
+    rng = np.random.RandomState(0)
+    layer_units = [N_FEATURES, 5, 3, 2]
+    network = Network(layer_units, ["gelu_tanh", "silu"], "log_loss", np.float32)
+    network.initialize(rng)
+    X = rng.normal(size=(N_SAMPLES, N_FEATURES)).astype(np.float32)
+    y = make_targets("one_hot", N_SAMPLES, 2, rng).astype(np.float32)
+    dropout = Dropout([0.3, 0.3], np.random.default_rng(0))
+    workspace = Workspace(layer_units, N_SAMPLES, np.float32, dropout)
+
+    loss = network.loss_gradient(X, y, None, 0.1, workspace)
+
+    assert np.isfinite(loss)
+    buffers = [*workspace._pre_activations, *workspace.masks, network.grads]
+    assert {buffer.dtype for buffer in buffers} == {np.dtype(np.float32)}
+
+
+@pytest.mark.parametrize("activation", ["gelu_tanh", "silu"])
+def test_sparse_input_equals_dense_for_a_first_layer_that_keeps_z(activation):
+    network, X, y, rng = make_problem(
+        [N_FEATURES, 5, 3], activation, "log_loss", "one_hot"
+    )
+    X[rng.uniform(size=X.shape) < 0.5] = 0.0
+
+    dense_loss = loss_at(network, X, y, None, 0.1)
+    dense_grads = network.grads.copy()
+    sparse_loss = loss_at(network, sp.csr_matrix(X), y, None, 0.1)
+
+    assert sparse_loss == pytest.approx(dense_loss, rel=1e-13)
+    np.testing.assert_allclose(network.grads, dense_grads, rtol=1e-12, atol=1e-15)
+
+
 def test_float32_gradient_is_close_to_float64_gradient():
     network64, X, y, rng = make_problem(
         [N_FEATURES, 5, 3, 3], "logistic", "log_loss", "one_hot"
@@ -569,6 +717,24 @@ def test_pickle_round_trip_keeps_training_working():
         assert np.shares_memory(layer.coef_grad, restored.grads)
 
 
+def test_pickle_round_trip_keeps_one_activation_per_layer():
+    network, X, y, rng = make_problem(
+        [N_FEATURES, 5, 3, 2], ["gelu_tanh", "leaky_relu"], "log_loss", "one_hot"
+    )
+    sample_weight = random_sample_weight(rng)
+
+    restored = pickle.loads(pickle.dumps(network))
+
+    assert restored.activation == ["gelu_tanh", "leaky_relu"]
+    assert [layer.activation.name for layer in restored.layers[:-1]] == [
+        "gelu_tanh",
+        "leaky_relu",
+    ]
+    assert loss_at(restored, X, y, sample_weight, 0.1) == loss_at(
+        network, X, y, sample_weight, 0.1
+    )
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_pickle_holds_the_params_once(dtype):
     network = Network([50, 40, 30, 10], "relu", "log_loss", dtype=dtype)
@@ -627,6 +793,44 @@ def test_glorot_bounds(activation, factor):
         assert coef.min() < -0.97 * bound
 
 
+@pytest.mark.parametrize(
+    "activation, factors",
+    [
+        (["logistic", "relu"], [2.0, 6.0, 6.0]),
+        (["relu", "logistic"], [6.0, 2.0, 2.0]),
+        (["gelu_tanh", "softplus"], [6.0, 6.0, 6.0]),
+        ("logistic", [2.0, 2.0, 2.0]),
+    ],
+)
+def test_glorot_factors_follow_each_layers_activation(activation, factors):
+    layer_units = [30, 20, 10, 3]
+    network = Network(layer_units, activation, "log_loss")
+
+    network.initialize(np.random.RandomState(42))
+
+    assert network.glorot_factors() == factors
+    reference = np.random.RandomState(42)
+    for coef, intercept, factor in zip(
+        network.coefs, network.intercepts, factors, strict=True
+    ):
+        bound = np.sqrt(factor / sum(coef.shape))
+        np.testing.assert_array_equal(
+            coef, reference.uniform(-bound, bound, coef.shape)
+        )
+        np.testing.assert_array_equal(
+            intercept, reference.uniform(-bound, bound, intercept.shape)
+        )
+
+
+@pytest.mark.parametrize(
+    "activation, factor", [("logistic", 2.0), ("relu", 6.0), ([], 6.0)]
+)
+def test_glorot_factor_of_a_network_without_hidden_layers(activation, factor):
+    # scikit-learn gives the output layer the factor of the activation even
+    # when no hidden layer uses it; an empty list names none.
+    assert Network([5, 2], activation, "log_loss").glorot_factors() == [factor]
+
+
 def test_initialize_draws_in_float64_for_a_float32_network():
     layer_units = [8, 6, 3]
     network64 = Network(layer_units, "relu", "log_loss", dtype=np.float64)
@@ -650,12 +854,32 @@ def test_initialize_consumes_exactly_the_parameter_draws():
     assert random_state.uniform() == reference.uniform()
 
 
-@pytest.mark.parametrize("activation", sorted(HIDDEN_ACTIVATIONS))
-@pytest.mark.parametrize("output_kind", sorted(OUTPUT_KINDS))
-def test_training_step_allocates_no_layer_sized_arrays(activation, output_kind):
+# Every hidden activation with and without dropout, and every output with one
+# activation of each kind (derivative from a, derivative from z): the hidden
+# layers' code does not depend on the output, nor the output's on them.
+ALLOCATION_CASES = sorted(
+    {
+        (activation, "softmax_multiclass", rate)
+        for activation in HIDDEN_ACTIVATIONS
+        for rate in (0.0, 0.5)
+    }
+    | {
+        (activation, output_kind, 0.0)
+        for activation in ("relu", "gelu_tanh")
+        for output_kind in OUTPUT_KINDS
+    }
+)
+
+
+@pytest.mark.parametrize("activation, output_kind, dropout_rate", ALLOCATION_CASES)
+def test_training_step_allocates_no_layer_sized_arrays(
+    activation, output_kind, dropout_rate
+):
     """A step (gradient and Adam update) works in preallocated buffers: what it
     allocates (NumPy's fixed-size iteration buffers, per-sample vectors) stays
-    far below the size of one layer's output."""
+    far below the size of one layer's output. The buffers that only some
+    activations need are made by the first step, and the dropout masks with
+    the workspace."""
     loss, n_outputs, target_kind = OUTPUT_KINDS[output_kind]
     rng = np.random.RandomState(0)
     layer_units = [32, 512, 256, n_outputs]
@@ -665,7 +889,10 @@ def test_training_step_allocates_no_layer_sized_arrays(activation, output_kind):
     X = rng.standard_normal((n_samples, layer_units[0]))
     y = make_targets(target_kind, n_samples, n_outputs, rng)
     sample_weight = rng.uniform(0.5, 2.0, n_samples)
-    workspace = Workspace(layer_units, n_samples, np.float64)
+    dropout = None
+    if dropout_rate:
+        dropout = Dropout([dropout_rate] * 2, np.random.default_rng(0))
+    workspace = Workspace(layer_units, n_samples, np.float64, dropout)
     optimizer = Adam(network.params)
     network.loss_gradient(X, y, sample_weight, 0.1, workspace)
     optimizer.step(network.params, network.grads)  # allocates its scratch once
@@ -680,6 +907,10 @@ def test_training_step_allocates_no_layer_sized_arrays(activation, output_kind):
 
     smallest_hidden_output = n_samples * min(layer_units[1:-1]) * 8
     assert peak < smallest_hidden_output / 4
+    if dropout_rate:
+        # The step did drop units: about half of each mask is zero.
+        for mask in workspace.masks:
+            assert 0.45 < np.mean(mask == 0) < 0.55
 
 
 def test_assigning_a_view_copies_into_the_buffer():
@@ -721,3 +952,96 @@ def test_views_can_be_reassigned_from_each_other():
 
     np.testing.assert_array_equal(network.coefs[0], last)
     np.testing.assert_array_equal(network.coefs[2], first)
+
+
+# --------------------------------------------------------------------------------
+# One activation per hidden layer, through the estimators
+
+
+def fit_estimator(estimator_class, **params):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, N_FEATURES))
+    signal = X @ rng.normal(size=N_FEATURES)
+    y = (signal > 0).astype(int) if estimator_class is ScratchMLPClassifier else signal
+    settings = {"hidden_layer_sizes": (6, 4), "max_iter": 5, "random_state": 0}
+    estimator = estimator_class(**{**settings, **params})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return estimator.fit(X, y), X, y
+
+
+ESTIMATORS = [ScratchMLPClassifier, ScratchMLPRegressor]
+
+
+@pytest.mark.parametrize("estimator_class", ESTIMATORS)
+def test_estimators_train_one_activation_per_hidden_layer(estimator_class):
+    estimator, X, _ = fit_estimator(estimator_class, activation=["gelu_tanh", "elu"])
+
+    assert estimator._network.activations == ["gelu_tanh", "elu"]
+    raw, _ = reference_forward(estimator._network, X)
+    if estimator_class is ScratchMLPClassifier:
+        expected = 1 / (1 + np.exp(-raw[:, 0]))
+        np.testing.assert_allclose(estimator.predict_proba(X)[:, 1], expected)
+    else:
+        np.testing.assert_allclose(estimator.predict(X), raw[:, 0], rtol=1e-12)
+
+
+@pytest.mark.parametrize("estimator_class", ESTIMATORS)
+def test_a_repeated_name_trains_the_network_of_the_single_name(estimator_class):
+    single, _, _ = fit_estimator(estimator_class, activation="logistic")
+    repeated, _, _ = fit_estimator(estimator_class, activation=("logistic",) * 2)
+
+    np.testing.assert_array_equal(repeated._network.params, single._network.params)
+    assert repeated.loss_curve_ == single.loss_curve_
+
+
+@pytest.mark.parametrize(
+    "activation, error, match",
+    [
+        (
+            ["relu"],
+            ValueError,
+            r"activation holds 1 name\(s\) but hidden_layer_sizes=\(6, 4\) gives 2",
+        ),
+        (["relu", "tanh", "elu"], ValueError, r"holds 3 name\(s\)"),
+        (
+            ["relu", "gelu"],
+            InvalidParameterError,
+            r"Each name in the 'activation' parameter of Scratch.* must be a str "
+            r"among \{'elu', .*\}\. Got 'gelu' for hidden layer 1 instead\.",
+        ),
+        ([["relu"], "tanh"], InvalidParameterError, r"Got \['relu'\] for hidden"),
+        ("gelu", InvalidParameterError, "The 'activation' parameter of"),
+    ],
+    ids=str,
+)
+@pytest.mark.parametrize("estimator_class", ESTIMATORS)
+def test_estimators_refuse_activations_that_do_not_fit_the_layers(
+    estimator_class, activation, error, match
+):
+    with pytest.raises(error, match=match):
+        fit_estimator(estimator_class, activation=activation)
+
+
+def test_clone_keeps_a_list_of_activations():
+    estimator = ScratchMLPClassifier((6, 4), activation=["silu", "relu"])
+
+    assert clone(estimator).get_params()["activation"] == ["silu", "relu"]
+
+
+def test_a_warm_start_compares_the_activations_layer_by_layer():
+    estimator, X, y = fit_estimator(ScratchMLPClassifier, warm_start=True)
+
+    # 'relu' and ['relu', 'relu'] are the same network: training goes on.
+    estimator.set_params(activation=["relu", "relu"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        estimator.fit(X, y)
+    assert len(estimator.loss_curve_) == 10
+
+    estimator.set_params(activation=["relu", "tanh"])
+    with pytest.raises(
+        ValueError,
+        match=r"has activation 'relu', but this call asks for \['relu', 'tanh'\]",
+    ):
+        estimator.fit(X, y)

@@ -14,10 +14,17 @@ Backpropagation vocabulary, used the same way throughout the core:
 - ``input_delta = delta @ coef.T`` is the gradient with respect to ``inputs``,
   which the layer below turns into its own ``delta``.
 
+An activation whose derivative needs ``z`` itself (see
+:attr:`~sknn_scratch.core.activations.Activation.needs_pre_activation`) is given a
+buffer in which the forward pass keeps ``z`` beside ``a``.
+
 ``inputs`` may be a SciPy sparse matrix for the first layer: the layer only uses
 ``@`` and ``.T`` on it, so the core needs nothing but NumPy. The products of a
 sparse matrix return new arrays, which are then copied into the buffers, so a
 sparse first layer allocates per batch where a dense one does not.
+
+:class:`Dropout` holds the rates and the random stream of inverted dropout on
+the hidden layers' outputs, which only the training step applies.
 """
 
 import numpy as np
@@ -72,7 +79,7 @@ class Dense:
         """
         return _affine(inputs, self.coef, self.intercept, out)
 
-    def forward(self, inputs, out=None):
+    def forward(self, inputs, out=None, scratch=None, pre_activations=None):
         """Return the layer's output ``a``, written into ``out`` when given.
 
         Parameters
@@ -81,15 +88,31 @@ class Dense:
         out : ndarray of shape (n_samples, n_units), default=None
             Buffer for the result; a new array is allocated when None, which
             keeps prediction free of shared state.
+        scratch : ndarray of shape (n_samples, n_units), default=None
+            Work array for the activation; allocated when None and needed.
+        pre_activations : ndarray of shape (n_samples, n_units), default=None
+            Buffer that keeps ``z`` for the backward pass, for an activation
+            that needs it; ``out`` must then be given too.
 
         Returns
         -------
         a : ndarray of shape (n_samples, n_units)
         """
-        return self.activation.forward(self.pre_activation(inputs, out))
+        if pre_activations is None:
+            return self.activation.forward(self.pre_activation(inputs, out), scratch)
+        z = self.pre_activation(inputs, pre_activations)
+        np.copyto(out, z)
+        return self.activation.forward(out, scratch)
 
     def backward(
-        self, inputs, outputs, delta, input_delta=None, scratch=None, ones=None
+        self,
+        inputs,
+        outputs,
+        delta,
+        input_delta=None,
+        scratch=None,
+        ones=None,
+        pre_activations=None,
     ):
         """Store the gradients of the layer's parameters and pass ``delta`` down.
 
@@ -111,8 +134,20 @@ class Dense:
             A vector of ones. The intercept's gradient, the column sums of
             ``delta``, is then the matrix product ``ones @ delta``, which BLAS
             computes several times faster than NumPy's reduction along the rows.
+        pre_activations : ndarray of shape (n_samples, n_units), default=None
+            The ``z`` that :meth:`forward` kept, required when the activation
+            needs it (and then possibly overwritten); ignored otherwise.
         """
-        self.activation.scale_delta(outputs, delta, scratch)
+        if self.activation.needs_pre_activation:
+            if pre_activations is None:
+                raise ValueError(
+                    f"The derivative of the {self.activation.name!r} activation "
+                    f"is written from the pre-activations z: pass the buffer in "
+                    f"which forward(..., pre_activations=...) kept them."
+                )
+            self.activation.scale_delta(pre_activations, delta, scratch)
+        else:
+            self.activation.scale_delta(outputs, delta, scratch)
         self._parameter_gradients(inputs, delta, input_delta, ones)
 
     def _parameter_gradients(self, inputs, delta, input_delta, ones):
@@ -166,6 +201,68 @@ class Output(Dense):
         return raw, self.activation.forward(prediction)
 
     def backward(
-        self, inputs, outputs, delta, input_delta=None, scratch=None, ones=None
+        self,
+        inputs,
+        outputs,
+        delta,
+        input_delta=None,
+        scratch=None,
+        ones=None,
+        pre_activations=None,
     ):
         self._parameter_gradients(inputs, delta, input_delta, ones)
+
+
+class Dropout:
+    """Inverted dropout on the outputs of the hidden layers, while training.
+
+    During a training step each unit of hidden layer ``i`` is kept with
+    probability ``1 - rates[i]`` and its output then multiplied by
+    ``1 / (1 - rates[i])``, or dropped (set to 0); the backward pass multiplies
+    the gradient by the same mask. The expected value of every output is thus
+    the one without dropout, so prediction runs the whole network unchanged.
+
+    Parameters
+    ----------
+    rates : sequence of float
+        The dropout probability of each hidden layer, in [0, 1); 0 leaves a
+        layer alone.
+    random_generator : numpy.random.Generator
+        Source of the masks: one uniform draw per unit and sample, layer by
+        layer, for every layer whose rate is positive.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> dropout = Dropout([0.5], np.random.default_rng(0))
+    >>> mask = np.empty((2, 4))
+    >>> dropout.draw_mask(0, mask)
+    >>> sorted(set(mask.ravel().tolist()))
+    [0.0, 2.0]
+    """
+
+    def __init__(self, rates, random_generator):
+        rates = [float(rate) for rate in rates]
+        for position, rate in enumerate(rates):
+            if not 0.0 <= rate < 1.0:
+                raise ValueError(
+                    f"A dropout rate must be in [0, 1); got {rate} for hidden "
+                    f"layer {position}."
+                )
+        self.rates = rates
+        self.random_generator = random_generator
+
+    def draw_mask(self, layer_index, mask):
+        """Fill ``mask`` with ``1 / (1 - rate)`` for kept units and 0 for dropped.
+
+        Parameters
+        ----------
+        layer_index : int
+            Which hidden layer the mask is for.
+        mask : ndarray of shape (n_samples, n_units)
+            C-contiguous float32 or float64 buffer, overwritten.
+        """
+        rate = self.rates[layer_index]
+        self.random_generator.random(out=mask, dtype=mask.dtype)
+        np.greater_equal(mask, rate, out=mask)
+        mask *= 1.0 / (1.0 - rate)

@@ -9,16 +9,25 @@ directly, without packing and unpacking.
 
 :meth:`Network.loss_gradient` is the training step's core: a forward pass that
 keeps every layer's output in a :class:`Workspace`, the loss, and the
-backpropagation of its gradient through the layers into ``grads``. Prediction
-(:meth:`Network.predict_raw`) allocates its own arrays and writes nothing, so one
-fitted network can serve many threads at once.
+backpropagation of its gradient through the layers into ``grads``. A workspace
+made with a :class:`~sknn_scratch.core.layers.Dropout` also applies inverted
+dropout to the hidden layers' outputs. Prediction (:meth:`Network.predict_raw`)
+allocates its own arrays, writes nothing and never drops a unit, so one fitted
+network can serve many threads at once.
+
+Each hidden layer has its own activation: one name for all of them, or one name
+per hidden layer.
 """
 
 from itertools import pairwise
 
 import numpy as np
 
-from sknn_scratch.core.activations import HIDDEN_ACTIVATIONS
+from sknn_scratch.core.activations import (
+    HIDDEN_ACTIVATIONS,
+    Activation,
+    hidden_activation_names,
+)
 from sknn_scratch.core.layers import Dense, Output
 from sknn_scratch.core.losses import LOSSES
 
@@ -101,16 +110,23 @@ class Workspace:
         Largest number of rows a batch will have.
     dtype : numpy dtype
         Floating-point type of the network.
+    dropout : Dropout, default=None
+        The dropout of the training run, with one rate per hidden layer; None
+        trains without dropout (as L-BFGS always does).
 
     Attributes
     ----------
     outputs : list of ndarray
-        ``outputs[i]`` receives hidden layer ``i``'s activations.
+        ``outputs[i]`` receives hidden layer ``i``'s activations (after
+        dropout, during the forward pass).
     raw, prediction : ndarray of shape (max_batch_size, n_outputs)
         The output layer's pre-activations and activations.
     deltas : list of ndarray
         ``deltas[i]`` receives the gradient with respect to layer ``i``'s
         pre-activations; the last one is the output layer's.
+    masks : list of ndarray or None
+        ``masks[i]`` receives hidden layer ``i``'s dropout mask; None for a
+        layer that drops nothing.
     l2_term : ndarray of shape (n_coef,)
         Scratch for ``alpha * coef``.
     ones : ndarray of shape (max_batch_size,)
@@ -118,9 +134,10 @@ class Workspace:
         matrix product.
     """
 
-    def __init__(self, layer_units, max_batch_size, dtype):
+    def __init__(self, layer_units, max_batch_size, dtype, dropout=None):
         shapes = [(max_batch_size, units) for units in layer_units[1:]]
-        self.outputs = [np.empty(shape, dtype=dtype) for shape in shapes[:-1]]
+        hidden_shapes = shapes[:-1]
+        self.outputs = [np.empty(shape, dtype=dtype) for shape in hidden_shapes]
         self.raw = np.empty(shapes[-1], dtype=dtype)
         self.prediction = np.empty(shapes[-1], dtype=dtype)
         self.deltas = [np.empty(shape, dtype=dtype) for shape in shapes]
@@ -128,7 +145,25 @@ class Workspace:
         self.l2_term = np.empty(n_coef, dtype=dtype)
         self._scratch = np.empty(max_batch_size * max(layer_units[1:]), dtype=dtype)
         self.ones = np.ones(max_batch_size, dtype=dtype)
+
+        if dropout is not None and len(dropout.rates) != len(hidden_shapes):
+            raise ValueError(
+                f"The dropout has {len(dropout.rates)} rates but the network has "
+                f"{len(hidden_shapes)} hidden layers; give one rate per hidden "
+                f"layer."
+            )
+        self.dropout = dropout
+        rates = [0.0] * len(hidden_shapes) if dropout is None else dropout.rates
+        self.masks = [
+            np.empty(shape, dtype=dtype) if rate > 0 else None
+            for shape, rate in zip(hidden_shapes, rates, strict=True)
+        ]
+        # Buffers that keep z, for the layers whose activation needs it: made
+        # on the first step that asks, as the workspace does not know the
+        # activations.
+        self._pre_activations = [None] * len(hidden_shapes)
         self._rows = {}
+        self._pre_activation_rows = {}
 
     def rows(self, n_samples):
         """Return the first ``n_samples`` rows of every per-batch buffer.
@@ -138,18 +173,51 @@ class Workspace:
 
         Returns
         -------
-        outputs, deltas : list of ndarray
+        outputs, deltas, masks : list
+            As the attributes; ``masks`` holds None for a layer without dropout.
         raw, prediction, ones : ndarray
+        scratches : list of ndarray
+            One view of the scratch memory per hidden layer, of that layer's
+            shape; they all share the same memory.
         """
         if n_samples not in self._rows:
             self._rows[n_samples] = (
                 [buffer[:n_samples] for buffer in self.outputs],
                 [buffer[:n_samples] for buffer in self.deltas],
+                [None if mask is None else mask[:n_samples] for mask in self.masks],
                 self.raw[:n_samples],
                 self.prediction[:n_samples],
                 self.ones[:n_samples],
+                [self.scratch(*buffer[:n_samples].shape) for buffer in self.outputs],
             )
         return self._rows[n_samples]
+
+    def pre_activations(self, layer_index, n_samples):
+        """Return the buffer in which a hidden layer keeps its ``z``, cut to a batch.
+
+        Only the layers whose activation needs ``z`` for its derivative ask for
+        one. A layer's buffer is allocated on its first call, for the largest
+        batch, and reused by every later call.
+
+        Parameters
+        ----------
+        layer_index : int
+            Which hidden layer, the first being 0.
+        n_samples : int
+            Number of rows of the batch.
+
+        Returns
+        -------
+        z : ndarray of shape (n_samples, n_units)
+        """
+        buffer = self._pre_activations[layer_index]
+        if buffer is None:
+            buffer = np.empty_like(self.outputs[layer_index])
+            self._pre_activations[layer_index] = buffer
+        key = (layer_index, n_samples)
+        if key not in self._pre_activation_rows:
+            self._pre_activation_rows[key] = buffer[:n_samples]
+        return self._pre_activation_rows[key]
 
     def scratch(self, n_samples, n_units):
         """Return a work array of shape ``(n_samples, n_units)``, overwritten freely.
@@ -166,9 +234,10 @@ class Network:
     ----------
     layer_units : list of int
         Width of every layer: ``n_features``, the hidden sizes, ``n_outputs``.
-    activation : str
+    activation : str or sequence of str
         Name of the hidden layers' activation, a key of
-        :data:`sknn_scratch.core.activations.HIDDEN_ACTIVATIONS`.
+        :data:`sknn_scratch.core.activations.HIDDEN_ACTIVATIONS`, or one such
+        name per hidden layer, first layer first.
     loss : str
         Name of the loss, a key of :data:`sknn_scratch.core.losses.LOSSES`; it
         also fixes the output activation.
@@ -177,6 +246,10 @@ class Network:
 
     Attributes
     ----------
+    activation : str or list of str
+        The ``activation`` given, a sequence made a list.
+    activations : list of str
+        The name of each hidden layer's activation.
     params, grads : ndarray of shape (n_params,)
         All parameters, and the gradient of the last :meth:`loss_gradient`.
     coefs, intercepts : ParameterViews
@@ -204,7 +277,11 @@ class Network:
 
     def __init__(self, layer_units, activation, loss, dtype=np.float64):
         self.layer_units = list(layer_units)
+        if not isinstance(activation, str):
+            activation = list(activation)
         self.activation = activation
+        # Checks the names, and their number against the hidden layers.
+        hidden_activation_names(self.activation, len(self.layer_units) - 2)
         self.loss = LOSSES[loss]
 
         self.n_coef = sum(a * b for a, b in pairwise(self.layer_units))
@@ -233,8 +310,10 @@ class Network:
         views = list(
             zip(self.coefs, self.intercepts, coef_grads, intercept_grads, strict=True)
         )
-        hidden = HIDDEN_ACTIVATIONS[self.activation]
-        self.layers = [Dense(*layer_views, hidden) for layer_views in views[:-1]]
+        self.layers = [
+            Dense(*layer_views, HIDDEN_ACTIVATIONS[name])
+            for layer_views, name in zip(views[:-1], self.activations, strict=True)
+        ]
         self.layers.append(Output(*views[-1], self.loss.link_inverse))
 
     def __getstate__(self):
@@ -252,26 +331,55 @@ class Network:
         self._build_views()
 
     @property
+    def activations(self):
+        """The name of each hidden layer's activation, first layer first."""
+        return hidden_activation_names(self.activation, len(self.layer_units) - 2)
+
+    @property
     def out_activation(self):
         """Name of the output activation."""
         return self.loss.output_activation
+
+    def glorot_factors(self):
+        """Return the ``k`` of each layer's Glorot bound, output layer last.
+
+        A hidden layer's weights take the factor of the activation they feed,
+        the output layer's that of the last hidden layer. With one activation
+        name, every layer takes its factor, even without hidden layers, as in
+        scikit-learn; an empty list of names gives the default factor 6.
+
+        Returns
+        -------
+        factors : list of float
+            One per layer.
+        """
+        hidden = [HIDDEN_ACTIVATIONS[name].glorot_factor for name in self.activations]
+        if hidden:
+            output = hidden[-1]
+        elif isinstance(self.activation, str):
+            output = HIDDEN_ACTIVATIONS[self.activation].glorot_factor
+        else:
+            output = Activation.glorot_factor
+        return [*hidden, output]
 
     def initialize(self, random_state):
         """Draw every weight and bias from Glorot et al.'s uniform distribution.
 
         Each layer's ``coef`` and then its ``intercept`` are drawn from
-        ``U(-b, b)`` with ``b = sqrt(k / (fan_in + fan_out))``, ``k = 2`` for a
-        logistic hidden activation and ``k = 6`` otherwise, in float64, layer
-        by layer; this is the sequence of draws scikit-learn's MLP makes, so the
-        same random state gives the same initial network.
+        ``U(-b, b)`` with ``b = sqrt(k / (fan_in + fan_out))`` in float64, layer
+        by layer; ``k`` is 2 for a logistic hidden activation and 6 for any
+        other (see :meth:`glorot_factors` for per-layer activations). This is
+        the sequence of draws scikit-learn's MLP makes, so the same random
+        state gives the same initial network.
 
         Parameters
         ----------
         random_state : numpy.random.RandomState
             Source of the draws.
         """
-        factor = 2.0 if self.activation == "logistic" else 6.0
-        for coef, intercept in zip(self.coefs, self.intercepts, strict=True):
+        for coef, intercept, factor in zip(
+            self.coefs, self.intercepts, self.glorot_factors(), strict=True
+        ):
             fan_in, fan_out = coef.shape
             bound = np.sqrt(factor / (fan_in + fan_out))
             coef[...] = random_state.uniform(-bound, bound, (fan_in, fan_out))
@@ -299,7 +407,9 @@ class Network:
         The loss is the (weighted) mean of the per-sample losses plus
         ``alpha / 2 * ||coefs||**2`` divided by the batch's weight sum (its size
         when unweighted); ``grads`` receives its gradient with respect to
-        ``params``.
+        ``params``. When the workspace has a dropout, each hidden layer with a
+        positive rate draws a new mask, and loss and gradient are those of the
+        network thinned by it.
 
         Parameters
         ----------
@@ -317,14 +427,25 @@ class Network:
         loss : float
         """
         n_samples = X.shape[0]
-        outputs, deltas, raw, prediction, ones = workspace.rows(n_samples)
+        outputs, deltas, masks, raw, prediction, ones, scratches = workspace.rows(
+            n_samples
+        )
         inputs = [X, *outputs]
+        n_hidden = len(self.layers) - 1
+        kept = [
+            workspace.pre_activations(i, n_samples)
+            if layer.activation.needs_pre_activation
+            else None
+            for i, layer in enumerate(self.layers[:-1])
+        ]
 
-        # Forward pass, keeping every layer's output.
-        for layer, layer_inputs, out in zip(
-            self.layers[:-1], inputs[:-1], outputs, strict=True
-        ):
-            layer.forward(layer_inputs, out)
+        # Forward pass, keeping every layer's output (and z where the
+        # derivative needs it); dropout thins the outputs the next layer sees.
+        for i in range(n_hidden):
+            self.layers[i].forward(inputs[i], outputs[i], scratches[i], kept[i])
+            if masks[i] is not None:
+                workspace.dropout.draw_mask(i, masks[i])
+                outputs[i] *= masks[i]
         self.layers[-1].pre_activation(inputs[-1], raw)
 
         # The prediction, the loss, and its gradient with respect to ``raw``.
@@ -338,16 +459,22 @@ class Network:
         )
 
         # Backward pass: each layer stores its gradients and hands the delta down.
-        n_hidden = len(self.layers) - 1
         top_delta = deltas[-2] if n_hidden else None
         self.layers[-1].backward(
             inputs[-1], prediction, deltas[-1], top_delta, ones=ones
         )
         for i in range(n_hidden - 1, -1, -1):
+            if masks[i] is not None:
+                self._undo_dropout(i, outputs[i], deltas[i], masks[i], workspace)
             input_delta = deltas[i - 1] if i > 0 else None
-            scratch = workspace.scratch(*outputs[i].shape)
             self.layers[i].backward(
-                inputs[i], outputs[i], deltas[i], input_delta, scratch, ones
+                inputs[i],
+                outputs[i],
+                deltas[i],
+                input_delta,
+                scratches[i],
+                ones,
+                kept[i],
             )
 
         # L2 penalty on the weights, then the division by the weight sum.
@@ -359,3 +486,16 @@ class Network:
             self.grads[: self.n_coef] += workspace.l2_term
         self.grads /= weight_sum
         return loss
+
+    def _undo_dropout(self, layer_index, outputs, delta, mask, workspace):
+        """Pass ``delta`` back through a dropout mask and unscale the outputs.
+
+        The gradient with respect to the layer's own output is the one with
+        respect to its thinned output times the same mask. The activation's
+        derivative is written from the output before dropout, which the kept
+        units get back by undoing the ``1 / (1 - rate)`` scaling; the dropped
+        units stay 0, which is harmless as their delta is 0 now.
+        """
+        delta *= mask
+        if not self.layers[layer_index].activation.needs_pre_activation:
+            outputs *= 1.0 - workspace.dropout.rates[layer_index]
