@@ -4,14 +4,16 @@ This script trains ``ScratchMLPClassifier`` twice on the digits data set bundled
 with scikit-learn (no download needed), once with the 'adam' solver and once
 with 'sgd', both with ``early_stopping=True``: each holds out 10% of its
 training data and stops when the accuracy there has not improved for ten
-epochs. :class:`~sknn_scratch.plotting.TrainingCurveDisplay` then draws both
-models' training loss (top panel) and validation accuracy (bottom panel) per
-epoch, one colour per model, and the figure is saved as a PNG file.
+epochs. :class:`~sknn_scratch.plotting.TrainingCurveDisplay` then draws, per
+epoch and one colour per model, both models' training loss and, dashed, their
+validation loss (top panel), their validation accuracy (bottom panel), and a
+dotted line at the epoch whose weights early stopping kept; the figure is saved
+as a PNG file.
 
 It needs matplotlib, the package's optional plotting dependency. Run it from the
 repository root after installing the package::
 
-    pip install . matplotlib
+    pip install ".[plot]"
     python examples/plot_training_curves.py              # training_curves.png
     python examples/plot_training_curves.py curves.png   # or a path of your own
 

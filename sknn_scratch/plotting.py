@@ -1,20 +1,31 @@
-"""Plots of how a model trained: the loss and the validation score per epoch.
+"""Plots of how a model trained: its losses and validation score per epoch.
 
 :class:`TrainingCurveDisplay` follows scikit-learn's Display API: build it from
 a fitted estimator with :meth:`TrainingCurveDisplay.from_estimator`, or from the
 curves themselves, and draw it with :meth:`TrainingCurveDisplay.plot`, which
 returns the display with the drawn axes and lines as attributes.
 
-The curves come from the estimator's ``history_`` when it has one: a list of
-per-epoch records (dicts) with the keys ``"epoch"`` and ``"loss"`` and, when
-measured, ``"val_loss"`` and ``"val_score"``; other keys, such as
-``"learning_rate"`` or ``"seconds"``, are ignored. Otherwise they come from
-``loss_curve_`` and ``validation_scores_``, which every scikit-learn MLP has.
+The curves come from the estimator's ``history_``, the list of per-epoch
+records (dicts) that :class:`~sknn_scratch.ScratchMLPClassifier` and
+:class:`~sknn_scratch.ScratchMLPRegressor` keep: ``"epoch"`` and ``"loss"``
+always, ``"val_loss"`` and ``"val_score"`` for the epochs that had validation
+data, which are drawn with a gap over the epochs that had none; other keys,
+such as ``"learning_rate"`` or ``"seconds"``, are ignored. When the model holds
+the weights of an earlier epoch than its last, restored by early stopping or
+``restore_best_weights``, a dotted vertical line marks that epoch,
+``best_iter_``. An estimator without ``history_``, such as scikit-learn's own
+MLPs, is read from ``loss_curve_`` and ``validation_scores_``, which hold no
+validation loss and do not say which epochs were scored; scores for only some
+of the epochs are then left out, with a warning.
+
+The x axis counts epochs, or iterations for a model trained by L-BFGS, whose
+``solver`` is 'lbfgs'.
 
 matplotlib is an optional dependency (``pip install matplotlib``), imported
 only when something is drawn.
 """
 
+import numbers
 import warnings
 
 import numpy as np
@@ -29,14 +40,17 @@ _FIGURE_SIZES = {1: (6.4, 4.8), 2: (6.4, 6.4)}
 
 
 class TrainingCurveDisplay:
-    """The training loss per epoch and, when measured, the validation score.
+    """The training loss per epoch and, when measured, the validation curves.
 
     The losses (training, and validation when measured) share one panel, since
     they are in the same units; the validation score, a different quantity
     (accuracy or R²) that rises where the loss falls, gets a second panel below
-    it, on the same epoch axis. All the lines of one display have one colour;
-    dashed lines are measured on the validation set. Several models can be
-    compared by drawing their displays on the same axes.
+    it, on the same epoch axis. The training loss of the scratch estimators
+    includes the L2 penalty, which their validation loss leaves out. All the
+    lines of one display have one colour; dashed lines are measured on the
+    validation set, and a dotted vertical line marks the best epoch, when one
+    is given. Several models can be compared by drawing their displays on the
+    same axes.
 
     It is recommended to build a display with :meth:`from_estimator`. All
     parameters are stored as attributes.
@@ -59,6 +73,10 @@ class TrainingCurveDisplay:
         Label of the epoch axis.
     name : str, default=None
         Name of the model, for the legends; None leaves it out.
+    best_epoch : int, default=None
+        The epoch to mark, on every panel, with a dotted vertical line: the one
+        whose weights the model holds. Its legend entry names it by the x label:
+        "best epoch 12", or "best iteration 12". None marks none.
 
     Attributes
     ----------
@@ -74,6 +92,9 @@ class TrainingCurveDisplay:
         The validation loss, or None.
     validation_score_line_ : matplotlib Line2D or None
         The validation score, or None.
+    best_epoch_lines_ : list of matplotlib Line2D
+        The vertical lines at ``best_epoch``, one per panel, loss panel first;
+        empty when ``best_epoch`` is None.
 
     See Also
     --------
@@ -91,12 +112,15 @@ class TrainingCurveDisplay:
     ...     loss=[1.2, 0.7, 0.5, 0.45],
     ...     validation_score=[0.61, 0.80, 0.84, 0.83],
     ...     score_name="Validation accuracy",
+    ...     best_epoch=3,
     ... )
     >>> display = display.plot()
     >>> display.loss_line_.get_ydata()
     array([1.2 , 0.7 , 0.5 , 0.45])
     >>> display.score_ax_.get_ylabel()
     'Validation accuracy'
+    >>> [line.get_xdata()[0] for line in display.best_epoch_lines_]
+    [3, 3]
     >>> plt.close(display.figure_)
     """
 
@@ -110,6 +134,7 @@ class TrainingCurveDisplay:
         score_name="Validation score",
         x_label="Epoch",
         name=None,
+        best_epoch=None,
     ):
         self.epochs = epochs
         self.loss = loss
@@ -118,15 +143,26 @@ class TrainingCurveDisplay:
         self.score_name = score_name
         self.x_label = x_label
         self.name = name
+        self.best_epoch = best_epoch
 
     @classmethod
     def from_estimator(cls, estimator, *, name=None, ax=None, line_kw=None):
         """Plot the training curves of a fitted estimator.
 
-        Reads the estimator's ``history_`` when it has one, and otherwise its
-        ``loss_curve_`` and ``validation_scores_`` (recorded with
-        ``early_stopping=True``). A model trained by L-BFGS has no validation
-        set, and is drawn with its loss alone.
+        Reads the estimator's ``history_`` when it has one: its training loss,
+        and its validation loss and score for the epochs that had validation
+        data (the split of ``early_stopping=True``, or the ``X_val`` given to
+        ``fit``), with gaps over the epochs that had none. An estimator
+        without ``history_`` is read from its ``loss_curve_`` and
+        ``validation_scores_``, with no validation loss. A model with no
+        validation data, such as one trained by L-BFGS without ``X_val``, is
+        drawn with its training loss alone.
+
+        When the estimator's ``best_iter_`` is an earlier epoch than its last,
+        the model holds that epoch's weights (restored by early stopping or
+        ``restore_best_weights``), and a dotted vertical line marks it. The x
+        axis is labelled "Iteration" when ``estimator.solver`` is 'lbfgs', and
+        "Epoch" otherwise.
 
         Parameters
         ----------
@@ -140,7 +176,8 @@ class TrainingCurveDisplay:
         ax : matplotlib Axes or array-like of matplotlib Axes, default=None
             Where to draw, as in :meth:`plot`.
         line_kw : dict, default=None
-            Keyword arguments passed to matplotlib's ``plot`` for every line.
+            Keyword arguments passed to matplotlib's ``plot`` for every curve,
+            as in :meth:`plot`.
 
         Returns
         -------
@@ -162,6 +199,9 @@ class TrainingCurveDisplay:
         >>> display = TrainingCurveDisplay.from_estimator(clf)
         >>> len(display.loss_line_.get_xdata()) == clf.n_iter_
         True
+        >>> list(display.validation_loss_line_.get_ydata()) == (
+        ...     clf.validation_loss_curve_)
+        True
         >>> display.score_ax_.get_ylabel()
         'Validation accuracy'
         >>> plt.close(display.figure_)
@@ -169,15 +209,13 @@ class TrainingCurveDisplay:
         check_matplotlib_support(f"{cls.__name__}.from_estimator")
         check_is_fitted(estimator)
 
+        # The per-epoch records say which epochs had validation data; the
+        # curves of scikit-learn's MLPs do not.
         history = getattr(estimator, "history_", None)
         if history is not None:
             curves = _curves_from_history(history)
-            x_label = "Epoch"
         elif hasattr(estimator, "loss_curve_"):
             curves = _curves_from_attributes(estimator)
-            # L-BFGS records one loss per iteration, which is not an epoch.
-            lbfgs = getattr(estimator, "solver", None) == "lbfgs"
-            x_label = "Iteration" if lbfgs else "Epoch"
         else:
             raise ValueError(
                 f"{cls.__name__} needs an estimator that records its training, "
@@ -185,12 +223,15 @@ class TrainingCurveDisplay:
                 f"neither. For a pipeline, pass its last step: pipeline[-1]."
             )
 
+        # L-BFGS records one loss per iteration, which is not an epoch.
+        lbfgs = getattr(estimator, "solver", None) == "lbfgs"
         metric = "accuracy" if is_classifier(estimator) else "R²"
         display = cls(
             **curves,
             score_name=f"Validation {metric}",
-            x_label=x_label,
+            x_label="Iteration" if lbfgs else "Epoch",
             name=type(estimator).__name__ if name is None else name,
+            best_epoch=_restored_epoch(estimator, curves["epochs"]),
         )
         return display.plot(ax=ax, line_kw=line_kw)
 
@@ -209,8 +250,9 @@ class TrainingCurveDisplay:
         name : str, default=None
             Name of the model, for the legends; None uses ``self.name``.
         line_kw : dict, default=None
-            Keyword arguments passed to matplotlib's ``plot`` for every line,
-            such as ``{"color": "C1"}`` to tell models apart.
+            Keyword arguments passed to matplotlib's ``plot`` for every curve,
+            such as ``{"color": "C1"}`` to tell models apart. The best-epoch
+            line takes the curves' colour, and keeps its own style.
 
         Returns
         -------
@@ -225,6 +267,7 @@ class TrainingCurveDisplay:
         line_kw = {} if line_kw is None else line_kw
         has_score = curves["validation_score"] is not None
         loss_ax, score_ax = _panels(ax, 2 if has_score else 1)
+        panels = [loss_ax, score_ax] if has_score else [loss_ax]
 
         # The training loss takes the next colour of the axes' cycle, unless
         # line_kw sets one; the validation lines repeat it, dashed.
@@ -251,7 +294,21 @@ class TrainingCurveDisplay:
                 **_validate_style_kwargs({**validation_style, "label": name}, line_kw),
             )
 
-        # Labels, legends, and whole epochs on the shared axis.
+        # The best epoch spans both panels, dotted, so as not to read as a
+        # curve; only the loss panel's legend names it.
+        self.best_epoch_lines_ = []
+        best_epoch = curves["best_epoch"]
+        if best_epoch is not None:
+            style = {"color": self.loss_line_.get_color(), "linestyle": ":"}
+            best_label = _label(name, f"best {self.x_label.lower()} {best_epoch:g}")
+            for panel in panels:
+                label = best_label if panel is loss_ax else None
+                self.best_epoch_lines_.append(
+                    panel.axvline(best_epoch, label=label, **style)
+                )
+
+        # Labels, legends, and whole epochs on every panel: given axes need
+        # not share their x axis.
         loss_ax.set_ylabel("Loss")
         loss_ax.legend()
         if has_score:
@@ -260,13 +317,18 @@ class TrainingCurveDisplay:
                 score_ax.legend()
         bottom_ax = score_ax if has_score else loss_ax
         bottom_ax.set_xlabel(self.x_label)
-        bottom_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        for panel in panels:
+            panel.xaxis.set_major_locator(MaxNLocator(integer=True))
 
         self.ax_, self.score_ax_, self.figure_ = loss_ax, score_ax, loss_ax.figure
         return self
 
     def _checked_curves(self):
-        """Return the curves as 1-D float arrays of one length, or None."""
+        """Return the curves as 1-D float arrays of one length, or None.
+
+        The best epoch, checked to be one of the epochs, is under the key
+        ``"best_epoch"``.
+        """
         given = {
             "epochs": self.epochs,
             "loss": self.loss,
@@ -284,12 +346,35 @@ class TrainingCurveDisplay:
                         f"got shape {values.shape} for {n_epochs} epochs."
                     )
             curves[key] = values
+
+        best_epoch = self.best_epoch
+        if best_epoch is not None:
+            epochs = curves["epochs"]
+            if not isinstance(best_epoch, numbers.Real) or best_epoch not in epochs:
+                drawn = f"{epochs.min():g} to {epochs.max():g}" if n_epochs else "none"
+                raise ValueError(
+                    f"best_epoch must be one of the epochs drawn ({drawn}) or "
+                    f"None; got {best_epoch!r}."
+                )
+        curves["best_epoch"] = best_epoch
         return curves
 
 
 def _label(name, curve):
     """Return the legend entry of one loss curve: ``"Model (training)"``."""
     return curve if name is None else f"{name} ({curve})"
+
+
+def _restored_epoch(estimator, epochs):
+    """Return ``best_iter_`` if the model holds an earlier epoch than the last.
+
+    A model that holds its last epoch's weights, as most do, needs no mark:
+    its curves end there. Without ``best_iter_`` (scikit-learn's MLPs), None.
+    """
+    best_epoch = getattr(estimator, "best_iter_", None)
+    if best_epoch is None or len(epochs) == 0:
+        return None
+    return int(best_epoch) if 0 < best_epoch < epochs[-1] else None
 
 
 def _curves_from_attributes(estimator):

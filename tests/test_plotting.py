@@ -1,10 +1,13 @@
 """Tests of :mod:`sknn_scratch.plotting` and of the example that uses it.
 
-The lines drawn must hold exactly the estimator's curves: ``loss_curve_`` and
-``validation_scores_``, or a ``history_`` of per-epoch records when there is
-one. Around that: axis labels and legends, one panel or two, drawing into given
-axes or over an earlier display, the errors for unfitted estimators and bad
-curves, and what happens without matplotlib, which is an optional dependency.
+The lines drawn must hold exactly the estimator's curves: for the scratch
+estimators, what their ``history_`` records, which is also in ``loss_curve_``,
+``validation_loss_curve_`` and ``validation_scores_``; for an estimator without
+``history_``, such as scikit-learn's own MLPs, ``loss_curve_`` and
+``validation_scores_``. Around that: the mark at ``best_iter_``, axis labels and
+legends, one panel or two, drawing into given axes or over an earlier display,
+the errors for unfitted estimators and bad curves, and what happens without
+matplotlib, which is an optional dependency.
 """
 
 import importlib.util
@@ -42,11 +45,11 @@ def pyplot():
     plt.close("all")
 
 
-def quiet_fit(estimator, X, y):
+def quiet_fit(estimator, X, y, **fit_params):
     """Fit, ignoring the ConvergenceWarning of deliberately short runs."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return estimator.fit(X, y)
+        return estimator.fit(X, y, **fit_params)
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +60,12 @@ def iris():
 
 @pytest.fixture(scope="module")
 def early_stopping_classifier(iris):
+    """A classifier that early stopping ended 4 epochs after its best, epoch 12."""
     classifier = ScratchMLPClassifier(
         hidden_layer_sizes=(8,),
         early_stopping=True,
-        learning_rate_init=0.01,
+        learning_rate_init=0.03,
+        n_iter_no_change=3,
         max_iter=25,
         random_state=0,
     )
@@ -68,12 +73,26 @@ def early_stopping_classifier(iris):
 
 
 @pytest.fixture(scope="module")
-def lbfgs_regressor():
+def regression_data():
     X, y = make_regression(n_samples=40, n_features=3, noise=1.0, random_state=0)
+    return X, y / y.std()
+
+
+@pytest.fixture(scope="module")
+def lbfgs_regressor(regression_data):
     regressor = ScratchMLPRegressor(
         hidden_layer_sizes=(5,), solver="lbfgs", max_iter=15, random_state=0
     )
-    return quiet_fit(regressor, X, y / y.std())
+    return quiet_fit(regressor, *regression_data)
+
+
+@pytest.fixture(scope="module")
+def sklearn_classifier(iris):
+    """scikit-learn's own MLP: curves in loss_curve_ and validation_scores_ only."""
+    classifier = MLPClassifier(
+        hidden_layer_sizes=(4,), early_stopping=True, max_iter=5, random_state=0
+    )
+    return quiet_fit(classifier, *iris)
 
 
 def legend_texts(ax):
@@ -97,28 +116,27 @@ def a_history(n_epochs):
 
 
 # --------------------------------------------------------------------------------
-# From loss_curve_ and validation_scores_
+# The scratch estimators, from their history_
 
 
-def test_draws_the_loss_and_the_validation_score_per_epoch(
+def test_draws_the_losses_and_the_validation_score_per_epoch(
     pyplot, early_stopping_classifier
 ):
     classifier = early_stopping_classifier
-    n_epochs = len(classifier.loss_curve_)
-    assert len(classifier.validation_scores_) == n_epochs > 5
+    n_epochs = len(classifier.history_)
+    assert len(classifier.validation_loss_curve_) == n_epochs > 5
 
     display = TrainingCurveDisplay.from_estimator(classifier)
 
     epochs = np.arange(1, n_epochs + 1)
-    np.testing.assert_array_equal(display.loss_line_.get_xdata(), epochs)
-    np.testing.assert_array_equal(
-        display.loss_line_.get_ydata(), classifier.loss_curve_
-    )
-    np.testing.assert_array_equal(display.validation_score_line_.get_xdata(), epochs)
-    np.testing.assert_array_equal(
-        display.validation_score_line_.get_ydata(), classifier.validation_scores_
-    )
-    assert display.validation_loss_line_ is None
+    for line, curve in [
+        (display.loss_line_, classifier.loss_curve_),
+        (display.validation_loss_line_, classifier.validation_loss_curve_),
+        (display.validation_score_line_, classifier.validation_scores_),
+    ]:
+        np.testing.assert_array_equal(line.get_xdata(), epochs)
+        np.testing.assert_array_equal(line.get_ydata(), curve)
+    assert display.validation_loss_line_.axes is display.ax_
 
     # Two panels of one figure, sharing the epoch axis, labelled below.
     assert display.figure_.axes == [display.ax_, display.score_ax_]
@@ -126,14 +144,59 @@ def test_draws_the_loss_and_the_validation_score_per_epoch(
     assert display.score_ax_.get_ylabel() == "Validation accuracy"
     assert display.score_ax_.get_xlabel() == "Epoch"
     assert display.ax_.get_shared_x_axes().joined(display.ax_, display.score_ax_)
-    assert legend_texts(display.ax_) == ["ScratchMLPClassifier (training)"]
+    assert legend_texts(display.ax_) == [
+        "ScratchMLPClassifier (training)",
+        "ScratchMLPClassifier (validation)",
+        "ScratchMLPClassifier (best epoch 12)",
+    ]
     assert legend_texts(display.score_ax_) == ["ScratchMLPClassifier"]
 
-    # One colour per model; what was measured on the validation set is dashed.
-    score_line = display.validation_score_line_
-    assert score_line.get_color() == display.loss_line_.get_color()
+    # One colour per model; what was measured on the validation set is dashed,
+    # the best epoch dotted.
+    colour = display.loss_line_.get_color()
     assert display.loss_line_.get_linestyle() == "-"
-    assert score_line.get_linestyle() == "--"
+    for line in (display.validation_loss_line_, display.validation_score_line_):
+        assert line.get_color() == colour and line.get_linestyle() == "--"
+    for line in display.best_epoch_lines_:
+        assert line.get_color() == colour and line.get_linestyle() == ":"
+
+
+def test_the_best_epoch_whose_weights_the_model_holds_is_marked(
+    pyplot, early_stopping_classifier
+):
+    classifier = early_stopping_classifier
+    # Early stopping went on past the best epoch, then restored its weights.
+    assert classifier.best_iter_ == 12 < classifier.n_iter_ == 16
+    best_score = classifier.validation_scores_[classifier.best_iter_ - 1]
+    assert best_score == classifier.best_validation_score_
+
+    display = TrainingCurveDisplay.from_estimator(classifier)
+
+    loss_mark, score_mark = display.best_epoch_lines_
+    assert loss_mark.axes is display.ax_ and score_mark.axes is display.score_ax_
+    for mark in (loss_mark, score_mark):
+        np.testing.assert_array_equal(mark.get_xdata(), [12, 12])
+        # A vertical line: from the bottom of the panel to its top.
+        np.testing.assert_array_equal(mark.get_ydata(), [0, 1])
+
+
+def test_a_model_that_holds_its_last_epoch_has_no_mark(pyplot, iris):
+    classifier = quiet_fit(
+        ScratchMLPClassifier(hidden_layer_sizes=(4,), max_iter=5, random_state=0),
+        *iris,
+    )
+    assert classifier.best_iter_ == classifier.n_iter_ == 5
+
+    display = TrainingCurveDisplay.from_estimator(classifier)
+
+    assert display.best_epoch_lines_ == []
+    assert legend_texts(display.ax_) == ["ScratchMLPClassifier (training)"]
+    # Without validation data: the training loss alone, in one panel.
+    assert display.score_ax_ is None and display.validation_loss_line_ is None
+    assert display.ax_.get_xlabel() == "Epoch"
+    np.testing.assert_array_equal(
+        display.loss_line_.get_ydata(), classifier.loss_curve_
+    )
 
 
 def test_a_regressor_scores_r2(pyplot, iris):
@@ -149,36 +212,116 @@ def test_a_regressor_scores_r2(pyplot, iris):
     np.testing.assert_array_equal(
         display.validation_score_line_.get_ydata(), regressor.validation_scores_
     )
-
-
-def test_an_lbfgs_model_is_drawn_with_its_loss_only(pyplot, lbfgs_regressor):
-    display = TrainingCurveDisplay.from_estimator(lbfgs_regressor)
-
-    assert lbfgs_regressor.validation_scores_ is None
     np.testing.assert_array_equal(
-        display.loss_line_.get_ydata(), lbfgs_regressor.loss_curve_
+        display.validation_loss_line_.get_ydata(), regressor.validation_loss_curve_
     )
+
+
+def test_validation_data_given_to_fit_is_drawn_per_lbfgs_iteration(
+    pyplot, regression_data
+):
+    X, y = regression_data
+    regressor = ScratchMLPRegressor(
+        hidden_layer_sizes=(5,),
+        solver="lbfgs",
+        max_iter=15,
+        restore_best_weights=True,
+        random_state=1,
+    )
+    quiet_fit(regressor, X[:30], y[:30], X_val=X[30:], y_val=y[30:])
+    assert regressor.best_iter_ == 14 < regressor.n_iter_ == 15
+
+    display = TrainingCurveDisplay.from_estimator(regressor)
+
+    np.testing.assert_array_equal(
+        display.validation_loss_line_.get_ydata(), regressor.validation_loss_curve_
+    )
+    np.testing.assert_array_equal(
+        display.validation_score_line_.get_ydata(), regressor.validation_scores_
+    )
+    assert display.score_ax_.get_xlabel() == "Iteration"
+    assert legend_texts(display.ax_)[-1] == "ScratchMLPRegressor (best iteration 14)"
+    np.testing.assert_array_equal(display.best_epoch_lines_[0].get_xdata(), [14, 14])
+
+
+def test_epochs_without_validation_data_leave_a_gap(pyplot, iris):
+    # Three epochs with early stopping's validation split, then three without.
+    classifier = ScratchMLPClassifier(
+        hidden_layer_sizes=(4,), early_stopping=True, max_iter=3, random_state=0
+    )
+    quiet_fit(classifier, *iris)
+    quiet_fit(classifier.set_params(early_stopping=False, warm_start=True), *iris)
+    assert len(classifier.validation_scores_) == 3
+    assert len(classifier.history_) == len(classifier.loss_curve_) == 6
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the history says where the scores go
+        display = TrainingCurveDisplay.from_estimator(classifier)
+
+    np.testing.assert_array_equal(
+        display.loss_line_.get_ydata(), classifier.loss_curve_
+    )
+    gap = [np.nan] * 3
+    np.testing.assert_array_equal(
+        display.validation_loss_line_.get_ydata(),
+        [*classifier.validation_loss_curve_, *gap],
+    )
+    np.testing.assert_array_equal(
+        display.validation_score_line_.get_ydata(),
+        [*classifier.validation_scores_, *gap],
+    )
+    np.testing.assert_array_equal(
+        display.validation_score_line_.get_xdata(), [1, 2, 3, 4, 5, 6]
+    )
+
+
+@pytest.mark.parametrize("source", ["history_", "loss_curve_"])
+def test_an_lbfgs_model_is_drawn_with_its_loss_only_per_iteration(
+    pyplot, monkeypatch, lbfgs_regressor, source
+):
+    regressor = lbfgs_regressor
+    if source == "loss_curve_":
+        # Without its history_, the scratch model is read as scikit-learn's
+        # stochastic MLPs are; the label must still say iterations.
+        monkeypatch.delattr(regressor, "history_")
+
+    display = TrainingCurveDisplay.from_estimator(regressor)
+
+    assert regressor.validation_scores_ is None
+    np.testing.assert_array_equal(display.loss_line_.get_ydata(), regressor.loss_curve_)
     assert display.score_ax_ is None
     assert display.validation_score_line_ is None
     assert display.validation_loss_line_ is None
+    assert display.best_epoch_lines_ == []
     assert display.figure_.axes == [display.ax_]
     assert display.ax_.get_xlabel() == "Iteration"
     assert len(display.ax_.get_lines()) == 1
 
 
-def test_a_stochastic_model_without_early_stopping_has_no_score_panel(pyplot, iris):
-    classifier = quiet_fit(
-        ScratchMLPClassifier(hidden_layer_sizes=(4,), max_iter=5, random_state=0),
-        *iris,
-    )
+# --------------------------------------------------------------------------------
+# Estimators without history_, from loss_curve_ and validation_scores_
+
+
+def test_reads_scikit_learns_own_mlp_too(pyplot, sklearn_classifier):
+    classifier = sklearn_classifier
 
     display = TrainingCurveDisplay.from_estimator(classifier)
 
-    assert display.score_ax_ is None
-    assert display.ax_.get_xlabel() == "Epoch"
+    np.testing.assert_array_equal(
+        display.loss_line_.get_xdata(), np.arange(1, classifier.n_iter_ + 1)
+    )
     np.testing.assert_array_equal(
         display.loss_line_.get_ydata(), classifier.loss_curve_
     )
+    np.testing.assert_array_equal(
+        display.validation_score_line_.get_ydata(), classifier.validation_scores_
+    )
+    # Neither a validation loss nor a best epoch is recorded.
+    assert display.validation_loss_line_ is None
+    assert display.best_epoch_lines_ == []
+    assert legend_texts(display.ax_) == ["MLPClassifier (training)"]
+    assert legend_texts(display.score_ax_) == ["MLPClassifier"]
+    assert display.score_ax_.get_xlabel() == "Epoch"
 
 
 def test_scores_of_only_some_epochs_are_not_guessed_into_place(pyplot, iris):
@@ -188,6 +331,11 @@ def test_scores_of_only_some_epochs_are_not_guessed_into_place(pyplot, iris):
     quiet_fit(classifier, *iris)
     quiet_fit(classifier.set_params(early_stopping=False, warm_start=True), *iris)
     assert len(classifier.validation_scores_) == 3 < len(classifier.loss_curve_)
+    # scikit-learn's own MLP fails in this warm start (its best_loss_ is None),
+    # so the scratch model stands in for an estimator that keeps only
+    # scikit-learn's curves: without history_, nothing says which epochs the
+    # three scores belong to.
+    del classifier.history_
 
     with pytest.warns(UserWarning, match="holds 3 scores for the 6 epochs"):
         display = TrainingCurveDisplay.from_estimator(classifier)
@@ -198,34 +346,17 @@ def test_scores_of_only_some_epochs_are_not_guessed_into_place(pyplot, iris):
     )
 
 
-def test_reads_scikit_learns_own_mlp_too(pyplot, iris):
-    classifier = quiet_fit(
-        MLPClassifier(hidden_layer_sizes=(4,), early_stopping=True, max_iter=5),
-        *iris,
-    )
-
-    display = TrainingCurveDisplay.from_estimator(classifier)
-
-    assert legend_texts(display.score_ax_) == ["MLPClassifier"]
-    np.testing.assert_array_equal(
-        display.validation_score_line_.get_ydata(), classifier.validation_scores_
-    )
-
-
 # --------------------------------------------------------------------------------
-# From history_
+# Histories made by hand, on an estimator that has none of its own
 
 
 def test_a_history_is_preferred_and_draws_the_validation_loss(
-    pyplot, early_stopping_classifier
+    pyplot, monkeypatch, sklearn_classifier
 ):
-    classifier = early_stopping_classifier
     history = a_history(7)
-    classifier.history_ = history
-    try:
-        display = TrainingCurveDisplay.from_estimator(classifier, name="adam")
-    finally:
-        del classifier.history_
+    monkeypatch.setattr(sklearn_classifier, "history_", history, raising=False)
+
+    display = TrainingCurveDisplay.from_estimator(sklearn_classifier, name="adam")
 
     epochs = [record["epoch"] for record in history]
     for line, key in [
@@ -244,29 +375,27 @@ def test_a_history_is_preferred_and_draws_the_validation_loss(
 
 
 def test_a_history_without_validation_draws_the_loss_only(
-    pyplot, early_stopping_classifier
+    pyplot, monkeypatch, sklearn_classifier
 ):
-    classifier = early_stopping_classifier
-    classifier.history_ = [{"epoch": 1, "loss": 0.9}, {"epoch": 2, "loss": 0.4}]
-    try:
-        display = TrainingCurveDisplay.from_estimator(classifier)
-    finally:
-        del classifier.history_
+    history = [{"epoch": 1, "loss": 0.9}, {"epoch": 2, "loss": 0.4}]
+    monkeypatch.setattr(sklearn_classifier, "history_", history, raising=False)
+
+    display = TrainingCurveDisplay.from_estimator(sklearn_classifier)
 
     np.testing.assert_array_equal(display.loss_line_.get_ydata(), [0.9, 0.4])
     assert display.score_ax_ is None
     assert display.validation_loss_line_ is None
 
 
-def test_epochs_missing_a_validation_value_leave_a_gap(pyplot, lbfgs_regressor):
+def test_epochs_missing_a_validation_value_leave_a_gap(
+    pyplot, monkeypatch, sklearn_classifier
+):
     history = a_history(3)
     history[0]["val_loss"] = None
     del history[0]["val_score"]
-    lbfgs_regressor.history_ = history
-    try:
-        display = TrainingCurveDisplay.from_estimator(lbfgs_regressor)
-    finally:
-        del lbfgs_regressor.history_
+    monkeypatch.setattr(sklearn_classifier, "history_", history, raising=False)
+
+    display = TrainingCurveDisplay.from_estimator(sklearn_classifier)
 
     validation_loss = display.validation_loss_line_.get_ydata()
     validation_score = display.validation_score_line_.get_ydata()
@@ -282,13 +411,12 @@ def test_epochs_missing_a_validation_value_leave_a_gap(pyplot, lbfgs_regressor):
         ([{"loss": 0.5}], r"history_\[0\] has no \['epoch'\] entry"),
     ],
 )
-def test_a_bad_history_is_reported(pyplot, lbfgs_regressor, history, message):
-    lbfgs_regressor.history_ = history
-    try:
-        with pytest.raises(ValueError, match=message):
-            TrainingCurveDisplay.from_estimator(lbfgs_regressor)
-    finally:
-        del lbfgs_regressor.history_
+def test_a_bad_history_is_reported(
+    pyplot, monkeypatch, sklearn_classifier, history, message
+):
+    monkeypatch.setattr(sklearn_classifier, "history_", history, raising=False)
+    with pytest.raises(ValueError, match=message):
+        TrainingCurveDisplay.from_estimator(sklearn_classifier)
 
 
 # --------------------------------------------------------------------------------
@@ -302,10 +430,23 @@ def test_name_and_line_kw_style_every_line(pyplot, early_stopping_classifier):
         early_stopping_classifier, name="model A", line_kw={"c": "C3", "lw": 3}
     )
 
-    for line in (display.loss_line_, display.validation_score_line_):
+    curves = [
+        display.loss_line_,
+        display.validation_loss_line_,
+        display.validation_score_line_,
+    ]
+    for line in curves:
         assert to_rgba(line.get_color()) == to_rgba("C3")
         assert line.get_linewidth() == 3
-    assert legend_texts(display.ax_) == ["model A (training)"]
+    # The best-epoch mark takes the colour only; it stays a thin dotted line.
+    for line in display.best_epoch_lines_:
+        assert to_rgba(line.get_color()) == to_rgba("C3")
+        assert line.get_linewidth() < 3 and line.get_linestyle() == ":"
+    assert legend_texts(display.ax_) == [
+        "model A (training)",
+        "model A (validation)",
+        "model A (best epoch 12)",
+    ]
 
 
 def test_a_second_model_is_drawn_over_the_first(
@@ -317,6 +458,7 @@ def test_a_second_model_is_drawn_over_the_first(
         ),
         *iris,
     )
+    assert other.best_iter_ == 1 < other.n_iter_  # its score never improved
     first = TrainingCurveDisplay.from_estimator(early_stopping_classifier, name="A")
 
     second = TrainingCurveDisplay.from_estimator(
@@ -324,11 +466,24 @@ def test_a_second_model_is_drawn_over_the_first(
     )
 
     assert second.ax_ is first.ax_ and second.score_ax_ is first.score_ax_
-    assert legend_texts(first.ax_) == ["A (training)", "B (training)"]
+    assert legend_texts(first.ax_) == [
+        "A (training)",
+        "A (validation)",
+        "A (best epoch 12)",
+        "B (training)",
+        "B (validation)",
+        "B (best epoch 1)",
+    ]
     assert legend_texts(first.score_ax_) == ["A", "B"]
+    assert len(first.score_ax_.get_lines()) == 4  # a score and a mark each
     # Each display takes the next colour of the cycle for all of its lines.
     assert second.loss_line_.get_color() != first.loss_line_.get_color()
-    assert second.validation_score_line_.get_color() == second.loss_line_.get_color()
+    for line in [
+        second.validation_loss_line_,
+        second.validation_score_line_,
+        *second.best_epoch_lines_,
+    ]:
+        assert line.get_color() == second.loss_line_.get_color()
 
 
 def test_a_single_axes_is_split_for_the_score_panel(pyplot, early_stopping_classifier):
@@ -380,6 +535,54 @@ def test_plot_draws_curves_given_directly(pyplot):
     assert legend_texts(display.ax_) == ["net (training)", "net (validation)"]
 
 
+def test_both_given_panels_tick_whole_epochs(pyplot):
+    # Two axes that do not share their x axis: each needs its own ticks.
+    _, (loss_ax, score_ax) = pyplot.subplots(1, 2)
+    # Over three epochs, matplotlib's own ticks would be every half epoch.
+    display = TrainingCurveDisplay(
+        epochs=[1, 2, 3], loss=[3.0, 2.0, 1.5], validation_score=[0.5, 0.6, 0.7]
+    )
+
+    display.plot([loss_ax, score_ax])
+
+    for panel in (loss_ax, score_ax):
+        ticks = [tick for tick in panel.get_xticks() if 1 <= tick <= 3]
+        assert ticks == [1, 2, 3]
+
+
+def test_plot_marks_a_best_epoch_given_directly(pyplot):
+    display = TrainingCurveDisplay(
+        epochs=[1, 2, 3, 4], loss=[3.0, 2.0, 1.5, 1.4], best_epoch=2
+    )
+
+    display.plot(name="net")
+
+    (mark,) = display.best_epoch_lines_  # one panel, one mark
+    np.testing.assert_array_equal(mark.get_xdata(), [2, 2])
+    assert mark.axes is display.ax_
+    assert legend_texts(display.ax_) == ["net (training)", "net (best epoch 2)"]
+
+
+def test_a_best_epoch_is_named_by_the_x_label(pyplot):
+    display = TrainingCurveDisplay(
+        epochs=[1, 2, 3], loss=[3.0, 2.0, 1.5], x_label="Iteration", best_epoch=3
+    )
+
+    display.plot()
+
+    assert legend_texts(display.ax_) == ["training", "best iteration 3"]
+
+
+@pytest.mark.parametrize("best_epoch", [0, 4, 2.5, "2"])
+def test_a_best_epoch_that_is_not_drawn_is_refused(pyplot, best_epoch):
+    display = TrainingCurveDisplay(
+        epochs=[1, 2, 3], loss=[3.0, 2.0, 1.5], best_epoch=best_epoch
+    )
+    message = r"best_epoch must be one of the epochs drawn \(1 to 3\) or None; "
+    with pytest.raises(ValueError, match=message + f"got {best_epoch!r}"):
+        display.plot()
+
+
 def test_curves_of_different_lengths_are_refused(pyplot):
     display = TrainingCurveDisplay(
         epochs=[1, 2, 3], loss=[3.0, 2.0, 1.5], validation_score=[0.5, 0.6]
@@ -398,9 +601,18 @@ def test_an_unfitted_estimator_raises_not_fitted_error(pyplot, estimator_class):
         TrainingCurveDisplay.from_estimator(estimator_class())
 
 
-def test_an_estimator_without_curves_is_refused(pyplot, iris):
-    model = LogisticRegression().fit(*iris)
-    with pytest.raises(ValueError, match="LogisticRegression has neither"):
+@pytest.mark.parametrize(
+    "model",
+    [
+        LogisticRegression(),
+        # scikit-learn's MLPs record no loss_curve_ when trained by L-BFGS.
+        MLPClassifier(hidden_layer_sizes=(3,), solver="lbfgs", max_iter=5),
+    ],
+    ids=["LogisticRegression", "MLPClassifier-lbfgs"],
+)
+def test_an_estimator_without_curves_is_refused(pyplot, iris, model):
+    quiet_fit(model, *iris)
+    with pytest.raises(ValueError, match=f"{type(model).__name__} has neither"):
         TrainingCurveDisplay.from_estimator(model)
 
 
