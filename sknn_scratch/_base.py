@@ -1191,13 +1191,33 @@ n_outputs), default=None
         n_samples = X.shape[0] if hasattr(X, "shape") else len(X)
         return validate_sample_weight(sample_weight, n_samples, np.float64)
 
+    def _is_ready_dense_input(self, X):
+        """Whether ``X`` passes ``validate_data`` unchanged, checked in a few steps.
+
+        For the common input of a fitted model, a finite 2-D float array with the
+        fitted number of columns and no column names, ``validate_data`` returns
+        ``X`` itself after checks that cost more than predicting a few rows. This
+        decides the same from the type, the shape and one sum: when the sum is
+        finite, every entry is. Anything else goes through ``validate_data``.
+        """
+        return (
+            type(X) is np.ndarray
+            and X.dtype in (np.float64, np.float32)
+            and X.ndim == 2
+            and X.shape[0] > 0
+            and X.shape[1] == getattr(self, "n_features_in_", None)
+            and not hasattr(self, "feature_names_in_")
+            and hasattr(self, "_network")
+            and math.isfinite(X.sum())
+        )
+
     def _forward(self, X, check_input=True):
         """Return the network's raw output and prediction for ``X``.
 
         Allocates its own arrays and writes nothing on the estimator, so that
         many threads can predict with one fitted model at once.
         """
-        if check_input:
+        if check_input and not self._is_ready_dense_input(X):
             check_is_fitted(self)
             reject_zero_columns(X, self)
             X = validate_data(

@@ -1,6 +1,7 @@
 """ScratchMLPClassifier: a multi-layer perceptron trained on the log-loss."""
 
 import numpy as np
+import scipy.sparse
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
@@ -301,9 +302,17 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
     _validation_metric = staticmethod(accuracy_score)
 
     def _decode_targets(self, Y):
+        # The label binarizer's own decoding for one- and multi-class targets,
+        # written out: its general code costs more than a small prediction.
+        binarizer = self._label_binarizer
+        classes = binarizer.classes_
+        if binarizer.y_type_ == "multiclass" and not scipy.sparse.issparse(Y):
+            return classes.take(Y.argmax(axis=1))
         if self.n_outputs_ == 1:
             Y = Y.ravel()
-        return self._label_binarizer.inverse_transform(Y)
+            if binarizer.y_type_ == "binary" and len(classes) == 2:
+                return classes[(Y > 0.5).astype(np.intp)]
+        return binarizer.inverse_transform(Y)
 
     # ----------------------------------------------------------------------------
     # Public methods

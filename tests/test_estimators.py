@@ -1216,3 +1216,29 @@ def test_assigned_weights_change_predictions(estimator_class):
         estimator.coefs_ += [np.zeros((2, 2))]
     assert len(estimator.coefs_) == estimator.n_layers_ - 1
     assert not hasattr(estimator_class(), "coefs_")
+
+
+@pytest.mark.parametrize(
+    "as_input",
+    [np.asarray, np.asfortranarray, lambda X: X.tolist(), scipy.sparse.csr_matrix],
+    ids=["array", "fortran", "list", "csr"],
+)
+@parametrize_estimators
+def test_every_input_type_predicts_as_a_plain_float_array_does(
+    estimator_class, as_input
+):
+    # Plain float arrays skip validate_data after a few cheap checks; the other
+    # types go through it. Both paths must give the same predictions.
+    X, y = data_for(estimator_class)
+    estimator = fit_quietly(estimator_class(hidden_layer_sizes=(8,), max_iter=20), X, y)
+
+    expected = estimator.predict(X)
+
+    # A sparse product sums in another order, hence the tolerance.
+    np.testing.assert_allclose(
+        estimator.predict(as_input(X)), expected, rtol=1e-12, atol=1e-12
+    )
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        estimator.predict(np.where(X > 1, np.nan, X))
+    with pytest.raises(ValueError, match="X has 5 features"):
+        estimator.predict(X[:, :5])
