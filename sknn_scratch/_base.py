@@ -500,14 +500,19 @@ n_outputs), default=None
         if has_validation_set:
             validation = self._validation_set(*validation_data, class_weights)
 
-        if stochastic:
-            if scipy.sparse.issparse(X) and X.format != "csr":
-                X = X.tocsr()  # row slicing of mini-batches needs CSR
-            self._fit_stochastic(
-                X, Y, sample_weight, incremental, random_state, validation
-            )
-        else:
-            self._fit_lbfgs(X, Y, sample_weight, validation)
+        # A run that overflows is reported once, clearly, by _check_finite and
+        # _check_output_finite; NumPy's floating-point warnings on the way would
+        # only repeat it, and hide it where warnings are turned into errors.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            if stochastic:
+                if scipy.sparse.issparse(X) and X.format != "csr":
+                    X = X.tocsr()  # row slicing of mini-batches needs CSR
+                self._fit_stochastic(
+                    X, Y, sample_weight, incremental, random_state, validation
+                )
+            else:
+                self._fit_lbfgs(X, Y, sample_weight, validation)
+            self._check_output_finite(X, kept_optimizer=incremental and not first_pass)
 
     def _reset_training_record(self):
         """Start the record of a new model's epochs and of its best one."""
@@ -630,7 +635,10 @@ n_outputs), default=None
     def _hidden_layer_sizes(self):
         sizes = self.hidden_layer_sizes
         sizes = list(sizes) if hasattr(sizes, "__iter__") else [sizes]
-        if not all(isinstance(size, Integral) for size in sizes):
+        # A bool is an Integral, but True is no layer size.
+        if not all(
+            isinstance(size, Integral) and not isinstance(size, bool) for size in sizes
+        ):
             raise InvalidParameterError(
                 f"hidden_layer_sizes must hold integers, got {sizes}."
             )
@@ -1169,17 +1177,54 @@ n_outputs), default=None
         if math.isfinite(self.loss_) and finite_weights:
             return
         weights = "finite" if finite_weights else "not all finite"
+        raise ValueError(
+            f"Training diverged {where}: the loss is {self.loss_} and the "
+            f"weights are {weights}. To fix it, {self._remedy(kept_optimizer)}. "
+            f"The estimator was left as it was before this call."
+        )
+
+    def _check_output_finite(self, X, kept_optimizer):
+        """Raise when the trained weights overflow the network on its training data.
+
+        ``_check_finite`` sees each epoch's loss, computed before the epoch's
+        last step, and the weights after it: a last step can leave finite
+        weights whose output on the training data is not finite. A bound on the
+        output, from the largest input and each layer's largest column sum of
+        absolute weights, settles the usual case in a pass over the weights;
+        only when the bound is too large does the network run on ``X``.
+        """
+        if scipy.sparse.issparse(X):
+            largest_input = float(np.abs(X.data).max(initial=0.0))
+        else:
+            largest_input = max(float(X.max()), -float(X.min()))
+        # Every activation satisfies |f(z)| <= |z| + 1.
+        bound = largest_input
+        for coef, intercept in zip(self.coefs_, self.intercepts_, strict=True):
+            column_sums = np.abs(coef).sum(axis=0).max(initial=0.0)
+            bound = bound * float(column_sums) + float(np.abs(intercept).max()) + 1
+        safe_bound = 700.0 if self.out_activation_ == "exp" else 1e300
+        if bound < safe_bound:
+            return
+
+        raw, prediction = self._network.predict_raw(X)
+        if np.isfinite(raw).all() and np.isfinite(prediction).all():
+            return
+        raise ValueError(
+            "Training diverged in its last step: the weights are finite, but the "
+            "network's output on the training data is not. To fix it, "
+            f"{self._remedy(kept_optimizer)}. The estimator was left as it was "
+            "before this call."
+        )
+
+    def _remedy(self, kept_optimizer):
+        """What to change so that training does not diverge."""
         remedy = "scale the input data (for example with StandardScaler)"
         if self.solver in STOCHASTIC_SOLVERS:
             lower_rate = f"lower learning_rate_init={self.learning_rate_init}"
             if kept_optimizer:
                 lower_rate += " and train a new model (clone the estimator)"
             remedy = f"{lower_rate}, or {remedy}"
-        raise ValueError(
-            f"Training diverged {where}: the loss is {self.loss_} and the "
-            f"weights are {weights}. To fix it, {remedy}. The estimator was left "
-            f"as it was before this call."
-        )
+        return remedy
 
     # ----------------------------------------------------------------------------
     # Prediction

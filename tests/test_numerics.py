@@ -161,38 +161,9 @@ def test_saturating_features_predict_without_floating_point_errors(
         assert np.isfinite(prediction).all()
 
 
-def _fit_overflows_before_diverging(kind, activation, solver):
-    """Whether fitting on saturating features currently lets NumPy's overflow
-    escape before the run's divergence is reported (see the xfail below)."""
-    unbounded = activation in ("identity", "relu")
-    squared_error = kind in ("regression", "multioutput_regression")
-    return unbounded and (kind == "poisson" or (squared_error and solver == "sgd"))
-
-
-OVERFLOW_ESCAPES = pytest.mark.xfail(
-    strict=True,
-    raises=FloatingPointError,
-    reason="the training loops of _base.py let NumPy report the overflow of a "
-    "diverging run before _check_finite reports the divergence clearly; the fix "
-    "(an np.errstate around the solvers) is proposed in the reliability report",
-)
-
-
 @pytest.mark.parametrize(
     "kind, activation, solver",
-    [
-        pytest.param(
-            kind,
-            activation,
-            solver,
-            marks=[OVERFLOW_ESCAPES]
-            if _fit_overflows_before_diverging(kind, activation, solver)
-            else [],
-        )
-        for kind, activation, solver in itertools.product(
-            OUTPUT_KINDS, HIDDEN_ACTIVATIONS, SOLVERS
-        )
-    ],
+    list(itertools.product(OUTPUT_KINDS, HIDDEN_ACTIVATIONS, SOLVERS)),
 )
 def test_training_on_saturating_features_never_hits_a_floating_point_error(
     kind, activation, solver
@@ -391,16 +362,7 @@ def test_divergence_of_a_warm_fit_keeps_the_last_finite_weights(name, solver):
     np.testing.assert_array_equal(model.predict(X), prediction_before)
 
 
-@pytest.mark.parametrize(
-    "name, solver",
-    [
-        # L-BFGS stops at the first non-finite evaluation, before NumPy warns.
-        pytest.param(
-            name, solver, marks=[] if solver == "lbfgs" else [OVERFLOW_ESCAPES]
-        )
-        for name, solver in DIVERGING_RUNS
-    ],
-)
+@pytest.mark.parametrize("name, solver", DIVERGING_RUNS)
 def test_divergence_is_reported_clearly_when_warnings_are_errors(name, solver):
     """Under warnings and floating-point errors raised as exceptions (as in a
     test suite run with -W error), a diverging run still ends with the clear
@@ -414,15 +376,6 @@ def test_divergence_is_reported_clearly_when_warnings_are_errors(name, solver):
     assert not hasattr(model, "coefs_")
 
 
-LAST_STEP_UNCHECKED = pytest.mark.xfail(
-    strict=True,
-    reason="_base.py checks the loss (computed before each step) and the weights "
-    "(after it), not the network's output after the last step; the fix is "
-    "proposed in the reliability report",
-)
-
-
-@LAST_STEP_UNCHECKED
 @pytest.mark.parametrize("loss", ["squared_error", "poisson"])
 def test_a_last_step_that_overflows_the_network_is_reported(loss):
     """One full-batch SGD step on huge features gives finite but huge weights

@@ -108,20 +108,7 @@ def fit_or_diverge(estimator, X, y):
             assert str(error).startswith("Training diverged"), error
             assert not hasattr(estimator, "coefs_")
             return True
-        return last_step_overflowed(estimator, X)
-
-
-def last_step_overflowed(estimator, X):
-    """Whether the weights of the last step overflow the network on X.
-
-    fit checks the loss, computed before each step, and the weights after it,
-    but not the output after the last step; a step that makes it overflow
-    while the weights stay finite goes unreported (the xfail test
-    test_numerics.test_a_last_step_that_overflows_the_network_is_reported shows
-    it). Such a run diverged, and is counted as one here.
-    """
-    raw, prediction = estimator._forward(X)
-    return not (np.isfinite(raw).all() and np.isfinite(prediction).all())
+        return False
 
 
 def float_dtype_of(X):

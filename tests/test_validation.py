@@ -261,11 +261,6 @@ def test_non_integer_hidden_layer_sizes_raise_value_error(cls, sizes):
     _assert_unfitted(est)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_base._hidden_layer_sizes takes True for an integer (a layer of one "
-    "unit); the fix, which belongs to _base.py, is proposed in the report",
-)
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_boolean_hidden_layer_size_is_refused(cls):
     """True is no layer size: scikit-learn's MLP fails on it, and ours refuses it
