@@ -1045,3 +1045,26 @@ def test_a_warm_start_compares_the_activations_layer_by_layer():
         match=r"has activation 'relu', but this call asks for \['relu', 'tanh'\]",
     ):
         estimator.fit(X, y)
+
+
+def test_the_l2_gradient_of_a_network_larger_than_one_chunk_is_exact():
+    # More weights than one chunk of the L2 term, and not a multiple of it.
+    from sknn_scratch.core.network import L2_CHUNK
+
+    network = Network([300, 250, 3], "tanh", "log_loss")
+    network.initialize(np.random.RandomState(0))
+    assert network.n_coef > 2 * L2_CHUNK and network.n_coef % L2_CHUNK
+    rng = np.random.RandomState(1)
+    X = rng.standard_normal((10, 300))
+    y = np.eye(3)[rng.randint(0, 3, 10)]
+    workspace = Workspace(network.layer_units, 10, np.float64)
+    alpha = 0.5
+
+    network.loss_gradient(X, y, None, 0.0, workspace)
+    unregularised = network.grads.copy()
+    network.loss_gradient(X, y, None, alpha, workspace)
+
+    expected = unregularised.copy()
+    expected[: network.n_coef] += alpha * network.params[: network.n_coef] / 10
+    np.testing.assert_allclose(network.grads, expected, rtol=1e-12, atol=1e-15)
+    assert workspace.l2_term.size == L2_CHUNK

@@ -686,3 +686,28 @@ def test_steps_with_clipping_and_decay_allocate_no_parameter_sized_array(
     # The step did clip; a parameter-sized temporary would take 800 kB.
     assert np.sqrt(grads_to_clip @ grads_to_clip) == pytest.approx(1.0)
     assert peak < params.nbytes / 100
+
+
+def test_adam_computes_its_update_in_chunks_exactly_as_whole():
+    # More parameters than one chunk of the update, and not a multiple of it.
+    from sknn_scratch.core.optimizers import UPDATE_CHUNK
+
+    rng = np.random.RandomState(0)
+    n_params = 2 * UPDATE_CHUNK + 123
+    params = rng.standard_normal(n_params)
+    grads = rng.standard_normal(n_params)
+    optimizer = Adam(params, learning_rate_init=0.01)
+
+    expected = params.copy()
+    for _ in range(3):
+        optimizer.step(params, grads)
+    # The same three steps, written out on whole arrays.
+    first, second = np.zeros(n_params), np.zeros(n_params)
+    for t in range(1, 4):
+        first = 0.9 * first + (1 - 0.9) * grads
+        second = 0.999 * second + (1 - 0.999) * grads * grads
+        rate = 0.01 * np.sqrt(1 - 0.999**t) / (1 - 0.9**t)
+        expected += -rate * first / (np.sqrt(second) + 1e-8)
+
+    np.testing.assert_allclose(params, expected, rtol=1e-13, atol=1e-15)
+    assert optimizer._scratch[1].size == UPDATE_CHUNK

@@ -31,6 +31,9 @@ from sknn_scratch.core.activations import (
 from sknn_scratch.core.layers import Dense, Output
 from sknn_scratch.core.losses import LOSSES
 
+# Elements of the L2 term computed at a time (256 KiB in float64).
+L2_CHUNK = 32768
+
 
 class ParameterViews(list):
     """The per-layer views into a parameter buffer, as a list of fixed length.
@@ -127,8 +130,8 @@ class Workspace:
     masks : list of ndarray or None
         ``masks[i]`` receives hidden layer ``i``'s dropout mask; None for a
         layer that drops nothing.
-    l2_term : ndarray of shape (n_coef,)
-        Scratch for ``alpha * coef``.
+    l2_term : ndarray of shape (min(n_coef, L2_CHUNK),)
+        Scratch for ``alpha * coef``, computed a chunk at a time.
     ones : ndarray of shape (max_batch_size,)
         Ones, with which the layers sum ``delta`` over a batch's rows as a
         matrix product.
@@ -142,7 +145,7 @@ class Workspace:
         self.prediction = np.empty(shapes[-1], dtype=dtype)
         self.deltas = [np.empty(shape, dtype=dtype) for shape in shapes]
         n_coef = sum(a * b for a, b in pairwise(layer_units))
-        self.l2_term = np.empty(n_coef, dtype=dtype)
+        self.l2_term = np.empty(min(n_coef, L2_CHUNK), dtype=dtype)
         self._scratch = np.empty(max_batch_size * max(layer_units[1:]), dtype=dtype)
         self.ones = np.ones(max_batch_size, dtype=dtype)
 
@@ -482,10 +485,22 @@ class Network:
         coef_params = self.params[: self.n_coef]
         if alpha:
             loss += 0.5 * alpha * float(coef_params @ coef_params) / weight_sum
-            np.multiply(coef_params, alpha, out=workspace.l2_term)
-            self.grads[: self.n_coef] += workspace.l2_term
+            self._add_l2_gradient(alpha, workspace.l2_term)
         self.grads /= weight_sum
         return loss
+
+    def _add_l2_gradient(self, alpha, scratch):
+        """Add ``alpha * coef`` to the weights' gradient, a chunk at a time.
+
+        The chunks keep the scratch small next to the weights, and in the cache.
+        """
+        chunk_size = scratch.shape[0]
+        for start in range(0, self.n_coef, chunk_size):
+            stop = min(start + chunk_size, self.n_coef)
+            term = np.multiply(
+                self.params[start:stop], alpha, out=scratch[: stop - start]
+            )
+            self.grads[start:stop] += term
 
     def _undo_dropout(self, layer_index, outputs, delta, mask, workspace):
         """Pass ``delta`` back through a dropout mask and unscale the outputs.

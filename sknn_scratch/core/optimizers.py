@@ -32,6 +32,9 @@ import math
 
 import numpy as np
 
+# Elements of Adam's update computed at a time (256 KiB in float64).
+UPDATE_CHUNK = 32768
+
 LR_SCHEDULES = ("constant", "invscaling", "adaptive", "cosine")
 
 # The "adaptive" schedule stops training once its rate is this small or smaller,
@@ -166,9 +169,18 @@ default="constant"
         state["_scratch"] = None
         return state
 
-    def _scratch_buffers(self, params):
+    def _scratch_buffers(self, params, second_size=None):
+        """Return two work arrays: one like ``params``, one of ``second_size``.
+
+        They are allocated on the first step and reused; the second one is as
+        large as ``params`` unless ``second_size`` says otherwise.
+        """
         if self._scratch is None:
-            self._scratch = (np.empty_like(params), np.empty_like(params))
+            second_size = params.size if second_size is None else second_size
+            self._scratch = (
+                np.empty_like(params),
+                np.empty(min(second_size, params.size), dtype=params.dtype),
+            )
         return self._scratch
 
     def state_arrays(self):
@@ -458,7 +470,7 @@ class Adam(Optimizer):
 
     def step(self, params, grads):
         self._clip_gradient(grads)
-        scratch, update = self._scratch_buffers(params)
+        scratch, update = self._scratch_buffers(params, UPDATE_CHUNK)
         self.t += 1
 
         # m <- beta_1 * m + (1 - beta_1) * g
@@ -480,9 +492,18 @@ class Adam(Optimizer):
         )
         np.sqrt(self.second_moment, out=scratch)
         scratch += self.epsilon
-        np.multiply(self.first_moment, -self.learning_rate, out=update)
-        update /= scratch
 
         # AdamW: the decay shrinks the weights the update starts from.
         self._decay_weights(params)
-        params += update
+
+        # The update, a chunk at a time: a whole-size buffer for it would cost as
+        # much memory as the weights, and the chunks stay in the cache.
+        for start in range(0, params.size, UPDATE_CHUNK):
+            stop = min(start + UPDATE_CHUNK, params.size)
+            chunk = np.multiply(
+                self.first_moment[start:stop],
+                -self.learning_rate,
+                out=update[: stop - start],
+            )
+            chunk /= scratch[start:stop]
+            params[start:stop] += chunk
