@@ -1202,7 +1202,11 @@ n_outputs), default=None
         for coef, intercept in zip(self.coefs_, self.intercepts_, strict=True):
             column_sums = np.abs(coef).sum(axis=0).max(initial=0.0)
             bound = bound * float(column_sums) + float(np.abs(intercept).max()) + 1
-        safe_bound = 700.0 if self.out_activation_ == "exp" else 1e300
+        # The bound must stay clear of the dtype's overflow, of exp(z) for a
+        # Poisson output and of z itself otherwise.
+        largest = float(np.finfo(self._network.params.dtype).max)
+        exp_output = self.out_activation_ == "exp"
+        safe_bound = math.log(largest) - 1 if exp_output else largest / 16
         if bound < safe_bound:
             return
 

@@ -277,8 +277,9 @@ default='squared_error'
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             The predicted values.
         """
-        raw, prediction = self._forward(X)
-        check_finite_output(raw, self)
+        _, prediction = self._forward(X)
+        # The prediction, not only z: a Poisson output exp(z) can overflow alone.
+        check_finite_output(prediction, self)
         if prediction.shape[1] == 1:
             return prediction.ravel()
         return prediction

@@ -23,7 +23,6 @@ from sklearn.linear_model import LinearRegression
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils._param_validation import InvalidParameterError
 from threadpoolctl import threadpool_limits
 
 import sknn_scratch
@@ -376,10 +375,7 @@ def test_one_activation_per_hidden_layer_matches_predict():
     model = ScratchMLPClassifier(
         (5, 3), activation=["tanh", "relu"], solver="lbfgs", max_iter=15
     )
-    try:
-        model = fit_quietly(model, X, y)
-    except InvalidParameterError:
-        pytest.skip("the estimators take one activation for every hidden layer")
+    model = fit_quietly(model, X, y)
     outputs = run_onnx(model, X, zipmap=False)
     assert_matches_classifier(model, X, outputs, TOLERANCE[np.float64])
 
@@ -387,9 +383,8 @@ def test_one_activation_per_hidden_layer_matches_predict():
 def test_per_layer_activations_are_read_from_the_network():
     # The converter reads the names where predict takes them, on the fitted
     # network, as one name or one per hidden layer. Set there by hand, they
-    # test that on estimators that take a single activation too; predict's
-    # layers keep the fitted activation, so a NumPy forward pass is the
-    # reference.
+    # must win over the estimator's parameter; predict's layers keep the
+    # fitted activation, so a NumPy forward pass is the reference.
     model, X = fitted("single")
     model = fit_quietly(clone(model), *make_data("single"))
     model._network.activation = ["relu", "tanh"]

@@ -541,3 +541,20 @@ def test_same_seed_early_stopping_gives_sklearns_validation_scores(task, weighte
         theirs.best_validation_score_, abs=1e-10
     )
     assert_same_weights(theirs, ours, atol=1e-8)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+@pytest.mark.parametrize("target_type", TARGET_TYPES)
+def test_default_stochastic_fits_are_bit_identical_to_sklearns(target_type, solver):
+    # Same draws, same arithmetic, operation for operation: with scikit-learn's
+    # defaults nothing may differ, not even in the last bit.
+    X, y = make_problem(target_type)
+    params = dict(hidden_layer_sizes=(7,), solver=solver, max_iter=6, random_state=0)
+    theirs, ours = make_estimator_pair(target_type, **params)
+
+    fit_quietly(theirs, X, y)
+    fit_quietly(ours, X, y)
+
+    assert_same_weights(theirs, ours, atol=0)
+    if target_type != "multioutput_regression":  # its loss_ is a sum, on purpose
+        assert ours.loss_curve_ == pytest.approx(theirs.loss_curve_, rel=1e-12)

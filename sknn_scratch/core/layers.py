@@ -111,7 +111,6 @@ class Dense:
         delta,
         input_delta=None,
         scratch=None,
-        ones=None,
         pre_activations=None,
     ):
         """Store the gradients of the layer's parameters and pass ``delta`` down.
@@ -130,10 +129,6 @@ class Dense:
             skips that product (for the first layer).
         scratch : ndarray of shape (n_samples, n_units), default=None
             Work array for the activation's derivative; allocated when None.
-        ones : ndarray of shape (n_samples,), default=None
-            A vector of ones. The intercept's gradient, the column sums of
-            ``delta``, is then the matrix product ``ones @ delta``, which BLAS
-            computes several times faster than NumPy's reduction along the rows.
         pre_activations : ndarray of shape (n_samples, n_units), default=None
             The ``z`` that :meth:`forward` kept, required when the activation
             needs it (and then possibly overwritten); ignored otherwise.
@@ -148,17 +143,16 @@ class Dense:
             self.activation.scale_delta(pre_activations, delta, scratch)
         else:
             self.activation.scale_delta(outputs, delta, scratch)
-        self._parameter_gradients(inputs, delta, input_delta, ones)
+        self._parameter_gradients(inputs, delta, input_delta)
 
-    def _parameter_gradients(self, inputs, delta, input_delta, ones):
+    def _parameter_gradients(self, inputs, delta, input_delta):
         if isinstance(inputs, np.ndarray):
             np.matmul(inputs.T, delta, out=self.coef_grad)
         else:
             self.coef_grad[...] = inputs.T @ delta
-        if ones is None:
-            np.sum(delta, axis=0, out=self.intercept_grad)
-        else:
-            np.matmul(ones, delta, out=self.intercept_grad)
+        # NumPy's reduction, as scikit-learn sums: a matrix product with a
+        # vector of ones would be faster but would round differently.
+        np.sum(delta, axis=0, out=self.intercept_grad)
         if input_delta is not None:
             np.matmul(delta, self.coef.T, out=input_delta)
 
@@ -207,10 +201,9 @@ class Output(Dense):
         delta,
         input_delta=None,
         scratch=None,
-        ones=None,
         pre_activations=None,
     ):
-        self._parameter_gradients(inputs, delta, input_delta, ones)
+        self._parameter_gradients(inputs, delta, input_delta)
 
 
 class Dropout:

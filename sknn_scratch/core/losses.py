@@ -272,13 +272,13 @@ class LogLoss(Loss):
         # The softmax and the loss share the exponentials and the row sums:
         # with m the row maximum and s = sum_k exp(z_k - m), the prediction is
         # exp(z - m) / s and a sample's loss is (m + log s) sum_k y_k - y . z.
-        # Row sums over the few outputs are matrix products with a vector of
-        # ones, which is much faster than NumPy's reduction along short rows.
+        # The prediction is computed as scikit-learn computes its softmax, so
+        # that the deltas, and the weights, are the same to the last bit.
         ones = np.ones(raw.shape[1], dtype=raw.dtype)
         row_max = raw.max(axis=1)
         np.subtract(raw, row_max[:, np.newaxis], out=prediction)
         np.exp(prediction, out=prediction)
-        row_sum = prediction @ ones
+        row_sum = prediction.sum(axis=1)
         prediction /= row_sum[:, np.newaxis]
 
         log_normalizer = np.log(row_sum)

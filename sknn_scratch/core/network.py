@@ -132,9 +132,6 @@ class Workspace:
         layer that drops nothing.
     l2_term : ndarray of shape (min(n_coef, L2_CHUNK),)
         Scratch for ``alpha * coef``, computed a chunk at a time.
-    ones : ndarray of shape (max_batch_size,)
-        Ones, with which the layers sum ``delta`` over a batch's rows as a
-        matrix product.
     """
 
     def __init__(self, layer_units, max_batch_size, dtype, dropout=None):
@@ -147,7 +144,6 @@ class Workspace:
         n_coef = sum(a * b for a, b in pairwise(layer_units))
         self.l2_term = np.empty(min(n_coef, L2_CHUNK), dtype=dtype)
         self._scratch = np.empty(max_batch_size * max(layer_units[1:]), dtype=dtype)
-        self.ones = np.ones(max_batch_size, dtype=dtype)
 
         if dropout is not None and len(dropout.rates) != len(hidden_shapes):
             raise ValueError(
@@ -178,7 +174,7 @@ class Workspace:
         -------
         outputs, deltas, masks : list
             As the attributes; ``masks`` holds None for a layer without dropout.
-        raw, prediction, ones : ndarray
+        raw, prediction : ndarray
         scratches : list of ndarray
             One view of the scratch memory per hidden layer, of that layer's
             shape; they all share the same memory.
@@ -190,7 +186,6 @@ class Workspace:
                 [None if mask is None else mask[:n_samples] for mask in self.masks],
                 self.raw[:n_samples],
                 self.prediction[:n_samples],
-                self.ones[:n_samples],
                 [self.scratch(*buffer[:n_samples].shape) for buffer in self.outputs],
             )
         return self._rows[n_samples]
@@ -430,9 +425,7 @@ class Network:
         loss : float
         """
         n_samples = X.shape[0]
-        outputs, deltas, masks, raw, prediction, ones, scratches = workspace.rows(
-            n_samples
-        )
+        outputs, deltas, masks, raw, prediction, scratches = workspace.rows(n_samples)
         inputs = [X, *outputs]
         n_hidden = len(self.layers) - 1
         kept = [
@@ -463,9 +456,7 @@ class Network:
 
         # Backward pass: each layer stores its gradients and hands the delta down.
         top_delta = deltas[-2] if n_hidden else None
-        self.layers[-1].backward(
-            inputs[-1], prediction, deltas[-1], top_delta, ones=ones
-        )
+        self.layers[-1].backward(inputs[-1], prediction, deltas[-1], top_delta)
         for i in range(n_hidden - 1, -1, -1):
             if masks[i] is not None:
                 self._undo_dropout(i, outputs[i], deltas[i], masks[i], workspace)
@@ -476,7 +467,6 @@ class Network:
                 deltas[i],
                 input_delta,
                 scratches[i],
-                ones,
                 kept[i],
             )
 
