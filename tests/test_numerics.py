@@ -72,7 +72,7 @@ def make_problem(kind, dtype=np.float64):
         estimator = ScratchMLPClassifier
     else:
         loss = "poisson" if kind == "poisson" else "squared_error"
-        estimator = lambda **params: ScratchMLPRegressor(loss=loss, **params)  # noqa: E731
+        estimator = functools.partial(ScratchMLPRegressor, loss=loss)
     return X.astype(dtype), targets[kind], estimator
 
 

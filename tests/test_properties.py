@@ -23,14 +23,16 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import find, given, settings
 from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
 
 from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor
 
 # The example database is left off so that running the tests writes nothing.
-BUDGET = settings(max_examples=40, deadline=None, database=None)
+# Derandomised: every run draws the same examples, so that CI is repeatable; a
+# failure found once is found again. Raise max_examples locally to explore more.
+BUDGET = settings(max_examples=40, deadline=None, database=None, derandomize=True)
 
 LABEL_SETS = {
     "integers": np.array([-1, 3, 7, 42, 100]),
@@ -263,28 +265,27 @@ def test_poisson_predictions_are_positive(problem, params):
     assert np.isfinite(prediction).all()
 
 
+def kind_of_problem(problem):
+    """The target kind of a drawn problem: its name, or the targets' dimension."""
+    return problem[2] if len(problem) == 3 else f"{problem[1].ndim}d"
+
+
 @pytest.mark.parametrize("estimator_class", [ScratchMLPClassifier, ScratchMLPRegressor])
 def test_the_strategies_produce_every_kind_of_draw(estimator_class):
     """The strategies above really reach the cases they claim to cover."""
-    strategy = (
-        classification_problems()
-        if estimator_class is ScratchMLPClassifier
-        else regression_problems()
-    )
-    seen = set()
-
-    @settings(max_examples=60, deadline=None, database=None)
-    @given(problem=strategy)
-    def collect(problem):
-        X = problem[0]
-        kind = problem[2] if len(problem) == 3 else f"{problem[1].ndim}d"
-        seen.add((str(X.dtype), kind))
-
-    collect()
-    dtypes = {dtype for dtype, _ in seen}
-    kinds = {kind for _, kind in seen}
-    assert dtypes == {"float32", "float64", "int64"}
     if estimator_class is ScratchMLPClassifier:
-        assert kinds == {"binary", "multiclass", "multilabel"}
+        strategy = classification_problems()
+        kinds = ["binary", "multiclass", "multilabel"]
     else:
-        assert kinds == {"1d", "2d"}
+        strategy, kinds = regression_problems(), ["1d", "2d"]
+    search = settings(max_examples=1000, database=None, derandomize=True)
+
+    # find raises NoSuchExample when no draw satisfies the condition.
+    for dtype in ["float32", "float64", "int64"]:
+        find(strategy, lambda problem, d=dtype: problem[0].dtype == d, settings=search)
+    for kind in kinds:
+        find(
+            strategy,
+            lambda problem, k=kind: kind_of_problem(problem) == k,
+            settings=search,
+        )
