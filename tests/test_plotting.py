@@ -667,6 +667,7 @@ def test_without_matplotlib_the_module_imports_and_its_doctests_skip(tmp_path):
 
 
 def load_example():
+    pytest.importorskip("matplotlib")  # the example imports it at the top
     spec = importlib.util.spec_from_file_location("plot_training_curves", EXAMPLE)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
