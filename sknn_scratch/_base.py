@@ -793,7 +793,8 @@ n_outputs), default=None
     def _check_stochastic_only_parameters(self):
         """Refuse the optimiser options of the stochastic solvers with 'lbfgs'.
 
-        Called before any validation, so that a refused call changes nothing.
+        Called before the data are validated and anything is trained; a refused
+        call leaves the model as it was.
         """
         if self.solver in STOCHASTIC_SOLVERS:
             return
