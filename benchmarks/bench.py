@@ -39,8 +39,9 @@ strong-Wolfe line search, ``tolerance_grad=0``) with the same ``max_iter``, and
 is labelled so; its times are per iteration, each system's own count.
 
 On a shared machine the timings drift, so the runs are interleaved (ours,
-scikit-learn, torch, matrix products, then again, ``--repeats`` rounds) and each
-system's time is the median of its rounds. A speed-up is the median of the
+scikit-learn, torch, matrix products, then again, ``--repeats`` rounds, each
+round starting one system later) and each system's time is the median of its
+rounds. A speed-up is the median of the
 per-round ratios, which compares runs made seconds apart. Each system first
 makes one untimed warm-up fit on a few batches.
 
@@ -686,10 +687,16 @@ def training_score(case, fitted, data):
 def interleaved_timings(runners, repeats):
     """Time every runner ``repeats`` times, in rounds that visit each in turn.
 
+    Each round starts one runner later than the round before, so that every
+    runner follows every other equally often: a run can leave the machine
+    slower or faster for the next one (threads that spin on after a parallel
+    region, warm caches), and a fixed order would hand that to one system.
+
     Parameters
     ----------
     runners : mapping of str to callable
-        Functions of no argument, run in the mapping's order within a round.
+        Functions of no argument, run in the mapping's order in the first round,
+        rotated by one in each later round.
     repeats : int
         Number of rounds.
 
@@ -708,14 +715,27 @@ def interleaved_timings(runners, repeats):
     """
     seconds = {name: [] for name in runners}
     first_results = {}
-    for _ in range(repeats):
-        for name, run in runners.items():
+    for round_index in range(repeats):
+        for name, run in rotated(runners.items(), round_index):
             gc.collect()
             start = time.perf_counter()
             result = run()
             seconds[name].append(time.perf_counter() - start)
             first_results.setdefault(name, result)
     return seconds, first_results
+
+
+def rotated(items, steps):
+    """Return ``items`` as a list rotated left by ``steps`` places.
+
+    Examples
+    --------
+    >>> rotated("abc", 1), rotated("abc", 4)
+    (['b', 'c', 'a'], ['b', 'c', 'a'])
+    """
+    items = list(items)
+    steps %= len(items)
+    return items[steps:] + items[:steps]
 
 
 def median_ratio(numerators, denominators):
@@ -966,8 +986,8 @@ def run_predict_case(quick, repeats, dtype, torch):
     # Latency: blocks of single calls, each timed on its own, interleaved.
     calls_per_round = math.ceil(latency_calls / repeats)
     latencies = {name: [] for name in predictors}
-    for _ in range(repeats):
-        for name, predict in predictors.items():
+    for round_index in range(repeats):
+        for name, predict in rotated(predictors.items(), round_index):
             for _ in range(calls_per_round):
                 start = time.perf_counter_ns()
                 predict(one_row)

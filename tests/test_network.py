@@ -32,8 +32,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor
+from sknn_scratch.core import network as network_module
 from sknn_scratch.core.activations import HIDDEN_ACTIVATIONS
-from sknn_scratch.core.layers import Dropout
+from sknn_scratch.core.layers import Dense, Dropout
 from sknn_scratch.core.network import Network, Workspace
 from sknn_scratch.core.optimizers import Adam
 
@@ -392,6 +393,63 @@ def test_predict_raw_writes_nothing_and_returns_new_arrays():
     np.testing.assert_array_equal(raw_first, raw_second)
     np.testing.assert_array_equal(network.params, params_before)
     np.testing.assert_array_equal(X, X_before)
+
+
+@pytest.mark.parametrize("activation", list(HIDDEN_ACTIVATIONS))
+@pytest.mark.parametrize(
+    "input_kind", ["dense", "fortran", "float32", "sparse"], ids=str
+)
+def test_predict_raw_in_chunks_equals_one_pass(monkeypatch, input_kind, activation):
+    # 103 rows of a widest layer of 5 units, in chunks of about 100 values:
+    # six chunks of 17 or 18 rows, each row's result as in a single pass.
+    network, _, _, rng = make_problem(
+        [N_FEATURES, 5, 3, 2], activation, "log_loss", "one_hot"
+    )
+    X = rng.normal(size=(103, N_FEATURES))
+    X = {
+        "dense": X,
+        "fortran": np.asfortranarray(X),
+        "float32": X.astype(np.float32),
+        "sparse": sp.csr_matrix(np.where(X > 0.3, X, 0.0)),
+    }[input_kind]
+    raw_one_pass, prediction_one_pass = network.predict_raw(X)
+
+    monkeypatch.setattr(network_module, "PREDICT_CHUNK_ELEMENTS", 100)
+    layer_calls = []
+    original_forward = Dense.forward
+
+    def counting_forward(layer, inputs, *args, **kwargs):
+        layer_calls.append(inputs.shape[0])
+        return original_forward(layer, inputs, *args, **kwargs)
+
+    monkeypatch.setattr(Dense, "forward", counting_forward)
+    raw, prediction = network.predict_raw(X)
+
+    first_layer_rows = layer_calls[::2]
+    assert sorted(first_layer_rows) == [17, 17, 17, 17, 17, 18]
+    assert raw.dtype == prediction.dtype == np.float64
+    np.testing.assert_array_equal(raw, raw_one_pass)
+    np.testing.assert_array_equal(prediction, prediction_one_pass)
+    expected_raw, _ = reference_forward(network, X)
+    np.testing.assert_allclose(raw, expected_raw, rtol=1e-12, atol=1e-14)
+
+
+def test_predict_raw_allocates_no_hidden_array_for_all_rows():
+    # 40,000 rows of 256 hidden units would take 78 MiB per hidden layer.
+    network = Network([8, 256, 256, 3], "relu", "log_loss")
+    network.initialize(np.random.RandomState(0))
+    X = np.random.RandomState(1).normal(size=(40_000, 8))
+    network.predict_raw(X[:10])
+
+    tracemalloc.start()
+    raw, prediction = network.predict_raw(X)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+
+    results = raw.nbytes + prediction.nbytes
+    chunk_buffers = 3 * 8 * network_module.PREDICT_CHUNK_ELEMENTS
+    assert peak <= results + chunk_buffers + 2**16
+    assert peak < X.shape[0] * 256 * 8
 
 
 def test_loss_gradient_overwrites_grads_instead_of_accumulating():

@@ -34,6 +34,11 @@ from sknn_scratch.core.losses import LOSSES
 # Elements of the L2 term computed at a time (256 KiB in float64).
 L2_CHUNK = 32768
 
+# Values of the widest hidden layer's outputs per chunk of rows in prediction
+# (8 MiB in float64): 2,048 rows of 512 units. Chunks of 512 to 8,192 such rows
+# predicted 100,000 rows 1.2 to 1.3 times faster than one pass over all of them.
+PREDICT_CHUNK_ELEMENTS = 2**20
+
 
 class ParameterViews(list):
     """The per-layer views into a parameter buffer, as a list of fixed length.
@@ -386,6 +391,13 @@ class Network:
     def predict_raw(self, X):
         """Return the raw output ``z`` and the prediction, in new arrays.
 
+        The rows go through the network in chunks whose hidden outputs hold
+        about :data:`PREDICT_CHUNK_ELEMENTS` values, into arrays that each
+        chunk reuses: they stay in the cache, where arrays for all rows at once
+        would be written to fresh memory page by page, and a large ``X`` needs
+        no hidden arrays of its own length. A row's result does not depend on
+        the chunk it is in.
+
         Parameters
         ----------
         X : ndarray or sparse matrix of shape (n_samples, n_features)
@@ -394,10 +406,32 @@ class Network:
         -------
         raw, prediction : ndarray of shape (n_samples, n_outputs)
         """
-        activations = X
-        for layer in self.layers[:-1]:
-            activations = layer.forward(activations)
-        return self.layers[-1].forward_raw(activations)
+        n_samples = X.shape[0]
+        dtype = np.result_type(X.dtype, self.params.dtype)
+        raw = np.empty((n_samples, self.layer_units[-1]), dtype=dtype)
+        prediction = np.empty_like(raw)
+
+        # Chunks of equal size, give or take a row, so that none is small.
+        widest = max(self.layer_units[1:-1], default=1)
+        n_chunks = max(1, -(-n_samples * widest // PREDICT_CHUNK_ELEMENTS))
+        chunk_rows = -(-n_samples // n_chunks)
+        hidden = [
+            np.empty((chunk_rows, units), dtype=dtype)
+            for units in self.layer_units[1:-1]
+        ]
+        scratch = np.empty(chunk_rows * widest, dtype=dtype)
+
+        bounds = [n_samples * chunk // n_chunks for chunk in range(n_chunks + 1)]
+        for start, stop in pairwise(bounds):
+            activations = X[start:stop]
+            for layer, buffer in zip(self.layers[:-1], hidden, strict=True):
+                outputs = buffer[: stop - start]
+                layer_scratch = scratch[: outputs.size].reshape(outputs.shape)
+                activations = layer.forward(activations, outputs, layer_scratch)
+            self.layers[-1].forward_raw(
+                activations, raw[start:stop], prediction[start:stop]
+            )
+        return raw, prediction
 
     def loss_gradient(self, X, y, sample_weight, alpha, workspace):
         """Return the regularised loss of a batch and store its gradient.
