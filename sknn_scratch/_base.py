@@ -58,7 +58,7 @@ from sknn_scratch._version import __version__
 from sknn_scratch.core.activations import HIDDEN_ACTIVATIONS, hidden_activation_names
 from sknn_scratch.core.layers import Dropout
 from sknn_scratch.core.network import Network, Workspace
-from sknn_scratch.core.optimizers import SGD, Adam
+from sknn_scratch.core.optimizers import SGD, Adam, step_work_size
 
 STOCHASTIC_SOLVERS = ("sgd", "adam")
 
@@ -887,12 +887,16 @@ n_outputs), default=None
         )
         best = self._start_best_epoch(validation, keep_best)
 
-        # The run's buffers are allocated here (the optimizer's on its first step),
-        # so that a dense batch costs no allocation.
+        # The run's buffers are allocated here, the optimizer's work memory in
+        # the workspace, so that a dense batch costs no allocation.
         batch_size = self._batch_size(X.shape[0])
         batches = MiniBatches(X, Y, sample_weight, batch_size, self.shuffle)
         workspace = Workspace(
-            self._network.layer_units, batch_size, X.dtype, self._dropout(random_state)
+            self._network.layer_units,
+            batch_size,
+            X.dtype,
+            self._dropout(random_state),
+            work_size=step_work_size(self._network.params.size),
         )
 
         self.n_iter_ = 0
@@ -966,7 +970,7 @@ n_outputs), default=None
             batch_loss = network.loss_gradient(
                 X_batch, Y_batch, weight_batch, self.alpha, workspace
             )
-            optimizer.step(network.params, network.grads)
+            optimizer.step(network.params, network.grads, workspace.work)
             loss_sum += batch_loss * X_batch.shape[0]
             n_trained += X_batch.shape[0]
 

@@ -77,17 +77,22 @@ class MiniBatches:
         )
 
     def _gather(self, start, stop):
+        # The rows are a permutation of the samples, always in range: "clip"
+        # mode writes straight into the buffers, where the default "raise" would
+        # gather into a temporary array first and then copy.
         size = stop - start
         rows = self._order[start:stop]
         if self._dense:
-            X_batch = np.take(self.X, rows, axis=0, out=self._X_buffer[:size])
+            X_batch = np.take(
+                self.X, rows, axis=0, out=self._X_buffer[:size], mode="clip"
+            )
         else:
             X_batch = self.X[rows]
-        Y_batch = np.take(self.Y, rows, axis=0, out=self._Y_buffer[:size])
+        Y_batch = np.take(self.Y, rows, axis=0, out=self._Y_buffer[:size], mode="clip")
         weight_batch = None
         if self.sample_weight is not None:
             weight_batch = np.take(
-                self.sample_weight, rows, out=self._weight_buffer[:size]
+                self.sample_weight, rows, out=self._weight_buffer[:size], mode="clip"
             )
         return X_batch, Y_batch, weight_batch
 

@@ -688,26 +688,47 @@ def test_steps_with_clipping_and_decay_allocate_no_parameter_sized_array(
     assert peak < params.nbytes / 100
 
 
-def test_adam_computes_its_update_in_chunks_exactly_as_whole():
-    # More parameters than one chunk of the update, and not a multiple of it.
+def whole_array_steps(kind, params, grads, n_steps):
+    """Return ``params`` after ``n_steps`` written out on whole arrays.
+
+    The operations are scikit-learn's, in its order, so that a step made a
+    chunk at a time must give the same bits.
+    """
+    params = params.copy()
+    first, second = np.zeros_like(params), np.zeros_like(params)
+    velocity = np.zeros_like(params)
+    for t in range(1, n_steps + 1):
+        if kind == "adam":
+            first = 0.9 * first + (1 - 0.9) * grads
+            second = 0.999 * second + (1 - 0.999) * (grads * grads)
+            rate = 0.01 * np.sqrt(1 - 0.999**t) / (1 - 0.9**t)
+            params += -rate * first / (np.sqrt(second) + 1e-8)
+        else:
+            velocity = 0.9 * velocity - 0.01 * grads
+            if kind == "nesterov":
+                params += 0.9 * velocity - 0.01 * grads
+            else:
+                params += velocity
+    return params
+
+
+@pytest.mark.parametrize("kind", ["adam", "nesterov", "momentum"])
+def test_steps_in_chunks_equal_whole_array_steps(kind):
+    # More parameters than one chunk, and not a multiple of it.
     from sknn_scratch.core.optimizers import UPDATE_CHUNK
 
     rng = np.random.RandomState(0)
     n_params = 2 * UPDATE_CHUNK + 123
     params = rng.standard_normal(n_params)
     grads = rng.standard_normal(n_params)
-    optimizer = Adam(params, learning_rate_init=0.01)
+    if kind == "adam":
+        optimizer = Adam(params, learning_rate_init=0.01)
+    else:
+        optimizer = SGD(params, 0.01, momentum=0.9, nesterov=kind == "nesterov")
 
-    expected = params.copy()
+    expected = whole_array_steps(kind, params, grads, n_steps=3)
     for _ in range(3):
         optimizer.step(params, grads)
-    # The same three steps, written out on whole arrays.
-    first, second = np.zeros(n_params), np.zeros(n_params)
-    for t in range(1, 4):
-        first = 0.9 * first + (1 - 0.9) * grads
-        second = 0.999 * second + (1 - 0.999) * grads * grads
-        rate = 0.01 * np.sqrt(1 - 0.999**t) / (1 - 0.9**t)
-        expected += -rate * first / (np.sqrt(second) + 1e-8)
 
-    np.testing.assert_allclose(params, expected, rtol=1e-13, atol=1e-15)
-    assert optimizer._scratch[1].size == UPDATE_CHUNK
+    np.testing.assert_array_equal(params, expected)
+    assert [buffer.size for buffer in optimizer._scratch] == [UPDATE_CHUNK] * 2

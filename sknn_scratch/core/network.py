@@ -121,6 +121,8 @@ class Workspace:
     dropout : Dropout, default=None
         The dropout of the training run, with one rate per hidden layer; None
         trains without dropout (as L-BFGS always does).
+    work_size : int, default=0
+        Number of values of :attr:`work`, for the optimizer's step.
 
     Attributes
     ----------
@@ -136,10 +138,17 @@ class Workspace:
         ``masks[i]`` receives hidden layer ``i``'s dropout mask; None for a
         layer that drops nothing.
     l2_term : ndarray of shape (min(n_coef, L2_CHUNK),)
-        Scratch for ``alpha * coef``, computed a chunk at a time.
+        Scratch for ``alpha * coef``, computed a chunk at a time once the
+        backward pass is done.
+    work : ndarray of shape (work_size,)
+        Memory for what runs between two training steps, such as the
+        optimizer's step (see :func:`~sknn_scratch.core.optimizers.step_work_size`).
+
+    ``l2_term``, ``work`` and the arrays of :meth:`scratch` share one block of
+    memory, which each of them uses in turn.
     """
 
-    def __init__(self, layer_units, max_batch_size, dtype, dropout=None):
+    def __init__(self, layer_units, max_batch_size, dtype, dropout=None, work_size=0):
         shapes = [(max_batch_size, units) for units in layer_units[1:]]
         hidden_shapes = shapes[:-1]
         self.outputs = [np.empty(shape, dtype=dtype) for shape in hidden_shapes]
@@ -147,8 +156,13 @@ class Workspace:
         self.prediction = np.empty(shapes[-1], dtype=dtype)
         self.deltas = [np.empty(shape, dtype=dtype) for shape in shapes]
         n_coef = sum(a * b for a, b in pairwise(layer_units))
-        self.l2_term = np.empty(min(n_coef, L2_CHUNK), dtype=dtype)
-        self._scratch = np.empty(max_batch_size * max(layer_units[1:]), dtype=dtype)
+        l2_size = min(n_coef, L2_CHUNK)
+        self._scratch = np.empty(
+            max(max_batch_size * max(layer_units[1:]), l2_size, work_size),
+            dtype=dtype,
+        )
+        self.l2_term = self._scratch[:l2_size]
+        self.work = self._scratch[:work_size]
 
         if dropout is not None and len(dropout.rates) != len(hidden_shapes):
             raise ValueError(

