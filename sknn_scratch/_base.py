@@ -42,6 +42,7 @@ from sklearn.utils.validation import (
 )
 
 from sknn_scratch import _callbacks
+from sknn_scratch._threads import scipy_blas_on_one_thread
 from sknn_scratch._training import (
     BestEpoch,
     EpochTable,
@@ -1136,18 +1137,20 @@ n_outputs), default=None
             _callbacks.end_lbfgs_iteration(self, point)
             started = time.perf_counter()
 
-        result = scipy.optimize.minimize(
-            loss_and_gradient,
-            params.astype(np.float64),
-            method="L-BFGS-B",
-            jac=True,
-            callback=end_of_iteration,
-            options={
-                "maxfun": self.max_fun,
-                "maxiter": self.max_iter,
-                "gtol": self.tol,
-            },
-        )
+        # SciPy's BLAS pool would contend with NumPy's (see _threads).
+        with scipy_blas_on_one_thread():
+            result = scipy.optimize.minimize(
+                loss_and_gradient,
+                params.astype(np.float64),
+                method="L-BFGS-B",
+                jac=True,
+                callback=end_of_iteration,
+                options={
+                    "maxfun": self.max_fun,
+                    "maxiter": self.max_iter,
+                    "gtol": self.tol,
+                },
+            )
         _callbacks.end_lbfgs(self, result)
         np.copyto(params, result.x, casting="same_kind")
         self.n_iter_ = min(result.nit, self.max_iter)

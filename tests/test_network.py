@@ -934,8 +934,9 @@ def test_training_step_allocates_no_layer_sized_arrays(
     activation, output_kind, dropout_rate
 ):
     """A step (gradient and Adam update) works in preallocated buffers: what it
-    allocates (NumPy's fixed-size iteration buffers, per-sample vectors) stays
-    far below the size of one layer's output. The buffers that only some
+    allocates stays within NumPy's fixed-size iteration buffers (up to three
+    of 8,192 values, for a broadcasting operation) and a few per-sample
+    vectors, below the size of one layer's output. The buffers that only some
     activations need are made by the first step, and the dropout masks with
     the workspace."""
     loss, n_outputs, target_kind = OUTPUT_KINDS[output_kind]
@@ -963,8 +964,11 @@ def test_training_step_allocates_no_layer_sized_arrays(
     finally:
         tracemalloc.stop()
 
+    iteration_buffers = 3 * 8192 * 8
+    per_sample_vectors = 16 * n_samples * 8
     smallest_hidden_output = n_samples * min(layer_units[1:-1]) * 8
-    assert peak < smallest_hidden_output / 4
+    assert iteration_buffers + per_sample_vectors < smallest_hidden_output / 2
+    assert peak < iteration_buffers + per_sample_vectors
     if dropout_rate:
         # The step did drop units: about half of each mask is zero.
         for mask in workspace.masks:
