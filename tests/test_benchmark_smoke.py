@@ -19,9 +19,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BENCH_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench.py"
+STEP_FLOOR_PATH = BENCH_PATH.with_name("step_floor.py")
 TORCH_INSTALLED = importlib.util.find_spec("torch") is not None
 TRAINING_CASES = {"small", "wide", "regression", "lbfgs", "sgd"}
 
@@ -36,9 +38,9 @@ SCORE_TOLERANCE = 1e-3
 TORCH_SCORE_TOLERANCE = 0.03
 
 
-def load_bench():
-    """Import the benchmark script as a module."""
-    spec = importlib.util.spec_from_file_location("sknn_benchmark", BENCH_PATH)
+def load_bench(path=BENCH_PATH, name="sknn_benchmark"):
+    """Import a benchmark script as a module."""
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
@@ -190,3 +192,46 @@ def test_the_script_runs_without_torch():
     predict_torch = [row for row in predict_table if row["system"] == "torch"]
     assert predict_torch[0]["1-row latency µs"] == "PyTorch not installed"
     assert "torch: PyTorch not installed" in completed.stdout
+
+
+# benchmarks/step_floor.py
+
+
+@pytest.fixture(scope="module")
+def step_floor():
+    return load_bench(STEP_FLOOR_PATH, "sknn_step_floor")
+
+
+def test_step_floor_reports_every_operation_and_the_bounds(step_floor):
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        status = step_floor.main(["--quick", "--repeats", "1"])
+    report = output.getvalue()
+
+    assert status == 0
+    Y = np.eye(10)[np.arange(300) % 10]
+    operations = step_floor.step_operations(np.ones((300, 64)), Y)
+    microseconds = {}
+    for name in operations:
+        match = re.search(rf"^{re.escape(name)}\s+([0-9.]+)$", report, re.MULTILINE)
+        assert match, name
+        microseconds[name] = float(match.group(1))
+    assert sum(name.count("@") for name in operations) == 5
+    floor = float(re.search(r"floor: all operations above\s+([0-9.]+)", report)[1])
+    assert floor == pytest.approx(sum(microseconds.values()), abs=0.1 * len(operations))
+    for line in ("ours over the floor", "of ours", "at the floor, at most"):
+        ratio = float(re.search(rf"{line}: ([0-9.]+)x", report)[1])
+        assert 0 < ratio < math.inf
+
+
+def test_repeating_a_step_operation_keeps_its_values_finite(step_floor):
+    # An operation repeated in place on its own output would drift into
+    # overflow or denormals and time another computation than the step's.
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0.0, 1.0, (300, 64))
+    Y = np.eye(10)[rng.integers(0, 10, 300)]
+    with np.errstate(all="raise"):
+        for name, operation in step_floor.step_operations(X, Y).items():
+            for _ in range(2000):
+                result = operation()
+            assert np.all(np.isfinite(result)), name
