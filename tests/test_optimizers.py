@@ -732,3 +732,41 @@ def test_steps_in_chunks_equal_whole_array_steps(kind):
 
     np.testing.assert_array_equal(params, expected)
     assert [buffer.size for buffer in optimizer._scratch] == [UPDATE_CHUNK] * 2
+
+
+@pytest.mark.parametrize("kind", ["adam", "nesterov"])
+def test_a_step_in_lent_work_memory_equals_one_in_its_own(kind):
+    from sknn_scratch.core.optimizers import UPDATE_CHUNK, step_work_size
+
+    rng = np.random.RandomState(0)
+    n_params = UPDATE_CHUNK + 77
+    params = rng.standard_normal(n_params)
+    grads = rng.standard_normal(n_params)
+
+    def make(params):
+        if kind == "adam":
+            return Adam(params, learning_rate_init=0.01)
+        return SGD(params, 0.01, momentum=0.9, nesterov=True)
+
+    own_params, lent_params = params.copy(), params.copy()
+    own, lent = make(own_params), make(lent_params)
+    work = np.full(step_work_size(n_params) + 5, np.nan)
+    for _ in range(2):
+        own.step(own_params, grads)
+        lent.step(lent_params, grads, work)
+
+    np.testing.assert_array_equal(lent_params, own_params)
+    assert lent._scratch is None  # it used the lent memory only
+
+
+def test_a_step_refuses_work_memory_too_small_or_of_another_dtype():
+    from sknn_scratch.core.optimizers import step_work_size
+
+    params, grads = np.ones(10), np.ones(10)
+    optimizer = Adam(params, weight_decay=0.1, n_coef=5)
+    for work in (np.empty(step_work_size(10) - 1), np.empty(20, dtype=np.float32)):
+        with pytest.raises(ValueError, match=r"step_work_size\(params.size\) = 20"):
+            optimizer.step(params, grads, work)
+    # Nothing moved: not the weights, not the step count.
+    np.testing.assert_array_equal(params, np.ones(10))
+    assert optimizer.t == 0

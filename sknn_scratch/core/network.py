@@ -409,8 +409,8 @@ class Network:
         about :data:`PREDICT_CHUNK_ELEMENTS` values, into arrays that each
         chunk reuses: they stay in the cache, where arrays for all rows at once
         would be written to fresh memory page by page, and a large ``X`` needs
-        no hidden arrays of its own length. A row's result does not depend on
-        the chunk it is in.
+        no hidden arrays of its own length. The results are those of one pass
+        over all rows, to the last bit in the tests.
 
         Parameters
         ----------

@@ -421,11 +421,11 @@ default="constant"
         return [self.velocity]
 
     def step(self, params, grads, work=None):
+        step_work, update_work = self._scratch_buffers(params, work)
         self._clip_gradient(grads)
         # SGDW: the decay shrinks the weights the update starts from.
         self._decay_weights(params)
 
-        step_work, update_work = self._scratch_buffers(params, work)
         for chunk in _chunks(params.size):
             velocity = self.velocity[chunk]
             step_term = step_work[: velocity.size]
@@ -515,6 +515,7 @@ class Adam(Optimizer):
         return [self.first_moment, self.second_moment]
 
     def step(self, params, grads, work=None):
+        term_work, root_work = self._scratch_buffers(params, work)
         self._clip_gradient(grads)
         self.t += 1
         self.learning_rate = (
@@ -525,7 +526,6 @@ class Adam(Optimizer):
         # AdamW: the decay shrinks the weights the update starts from.
         self._decay_weights(params)
 
-        term_work, root_work = self._scratch_buffers(params, work)
         for chunk in _chunks(params.size):
             gradient = grads[chunk]
             first_moment = self.first_moment[chunk]
