@@ -30,6 +30,7 @@ import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import InvalidParameterError
+from threadpoolctl import threadpool_limits
 
 from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor
 from sknn_scratch.core import network as network_module
@@ -397,11 +398,11 @@ def test_predict_raw_writes_nothing_and_returns_new_arrays():
 
 @pytest.mark.parametrize("activation", list(HIDDEN_ACTIVATIONS))
 @pytest.mark.parametrize(
-    "input_kind", ["dense", "fortran", "float32", "sparse"], ids=str
+    "input_kind", ["dense", "fortran", "float32", "csr", "csc"], ids=str
 )
 def test_predict_raw_in_chunks_equals_one_pass(monkeypatch, input_kind, activation):
-    # 103 rows of a widest layer of 5 units, in chunks of about 100 values:
-    # six chunks of 17 or 18 rows, each row's result as in a single pass.
+    # 103 rows of a widest layer of 5 units, in chunks of at most 100 values
+    # aligned on 16 rows: five chunks of 16 rows and a last one of 23.
     network, _, _, rng = make_problem(
         [N_FEATURES, 5, 3, 2], activation, "log_loss", "one_hot"
     )
@@ -410,11 +411,13 @@ def test_predict_raw_in_chunks_equals_one_pass(monkeypatch, input_kind, activati
         "dense": X,
         "fortran": np.asfortranarray(X),
         "float32": X.astype(np.float32),
-        "sparse": sp.csr_matrix(np.where(X > 0.3, X, 0.0)),
+        "csr": sp.csr_matrix(np.where(X > 0.3, X, 0.0)),
+        "csc": sp.csc_matrix(np.where(X > 0.3, X, 0.0)),
     }[input_kind]
     raw_one_pass, prediction_one_pass = network.predict_raw(X)
 
     monkeypatch.setattr(network_module, "PREDICT_CHUNK_ELEMENTS", 100)
+    monkeypatch.setattr(network_module, "PREDICT_CHUNK_ALIGNMENT", 16)
     layer_calls = []
     original_forward = Dense.forward
 
@@ -426,7 +429,7 @@ def test_predict_raw_in_chunks_equals_one_pass(monkeypatch, input_kind, activati
     raw, prediction = network.predict_raw(X)
 
     first_layer_rows = layer_calls[::2]
-    assert sorted(first_layer_rows) == [17, 17, 17, 17, 17, 18]
+    assert first_layer_rows == [16, 16, 16, 16, 16, 23]
     assert raw.dtype == prediction.dtype == np.float64
     np.testing.assert_array_equal(raw, raw_one_pass)
     np.testing.assert_array_equal(prediction, prediction_one_pass)
@@ -434,9 +437,33 @@ def test_predict_raw_in_chunks_equals_one_pass(monkeypatch, input_kind, activati
     np.testing.assert_allclose(raw, expected_raw, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("input_kind", ["dense", "csc"])
+def test_predict_raw_in_chunks_is_bit_identical_at_full_size(
+    monkeypatch, input_kind, n_threads
+):
+    # Chunks that ended inside a block of the BLAS kernel's rows (2**20 // 60 =
+    # 17,476 rows, say) gave some rows other last bits than one pass; aligned
+    # ones (17,408 rows) do not, on one thread or two.
+    network = Network([50, 60, 3], "relu", "log_loss")
+    network.initialize(np.random.RandomState(0))
+    X = np.random.RandomState(1).normal(size=(40_000, 50))
+    if input_kind == "csc":
+        X = sp.csc_matrix(np.where(X > 1.0, X, 0.0))
+
+    assert network_module._prediction_chunks(40_000, 60)[1] == (17_408, 34_816)
+    with threadpool_limits(limits=n_threads, user_api="blas"):
+        chunked_raw, _ = network.predict_raw(X)
+        monkeypatch.setattr(network_module, "PREDICT_CHUNK_ELEMENTS", 2**40)
+        one_pass_raw, _ = network.predict_raw(X)
+
+    np.testing.assert_array_equal(chunked_raw, one_pass_raw)
+
+
 def test_predict_raw_allocates_no_hidden_array_for_all_rows():
-    # 40,000 rows of 256 hidden units would take 78 MiB per hidden layer.
-    network = Network([8, 256, 256, 3], "relu", "log_loss")
+    # Four hidden layers of 256 units: 78 MiB each for 40,000 rows at once.
+    # Prediction keeps two arrays for them, used in turn, and a scratch.
+    network = Network([8, 256, 256, 256, 256, 3], "relu", "log_loss")
     network.initialize(np.random.RandomState(0))
     X = np.random.RandomState(1).normal(size=(40_000, 8))
     network.predict_raw(X[:10])
@@ -447,9 +474,13 @@ def test_predict_raw_allocates_no_hidden_array_for_all_rows():
     tracemalloc.stop()
 
     results = raw.nbytes + prediction.nbytes
-    chunk_buffers = 3 * 8 * network_module.PREDICT_CHUNK_ELEMENTS
-    assert peak <= results + chunk_buffers + 2**16
-    assert peak < X.shape[0] * 256 * 8
+    largest_chunk = max(
+        stop - start for start, stop in network_module._prediction_chunks(40_000, 256)
+    )
+    chunk_arrays = 3 * largest_chunk * 256 * 8
+    numpy_iteration_buffers = 3 * 8192 * 8
+    assert peak <= results + chunk_arrays + numpy_iteration_buffers
+    assert peak < 40_000 * 256 * 8 / 2
 
 
 def test_loss_gradient_overwrites_grads_instead_of_accumulating():
