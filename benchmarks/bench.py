@@ -39,11 +39,11 @@ strong-Wolfe line search, ``tolerance_grad=0``) with the same ``max_iter``, and
 is labelled so; its times are per iteration, each system's own count.
 
 On a shared machine the timings drift, so the runs are interleaved (ours,
-scikit-learn, torch, matrix products, then again, ``--repeats`` rounds, each
-round starting one system later) and each system's time is the median of its
-rounds. A speed-up is the median of the
-per-round ratios, which compares runs made seconds apart. Each system first
-makes one untimed warm-up fit on a few batches.
+scikit-learn, torch, matrix products, then the same in reverse order, for
+``--repeats`` rounds) and each system's time is the median of its rounds. A
+speed-up is the median of the per-round ratios, which compares runs made
+seconds apart. Each system first makes one untimed warm-up fit on a few
+batches.
 
 Next to the systems, each round times the matrix products one training epoch
 cannot avoid, as bare ``np.dot`` calls into preallocated arrays: the BLAS row
@@ -687,16 +687,16 @@ def training_score(case, fitted, data):
 def interleaved_timings(runners, repeats):
     """Time every runner ``repeats`` times, in rounds that visit each in turn.
 
-    Each round starts one runner later than the round before, so that every
-    runner follows every other equally often: a run can leave the machine
-    slower or faster for the next one (threads that spin on after a parallel
-    region, warm caches), and a fixed order would hand that to one system.
+    Odd rounds run the runners in reverse order, so that a runner does not
+    always follow the same one: a run can leave the machine slower or faster
+    for the next one (threads that spin on after a parallel region, warm
+    caches), and a fixed order would hand that to one system every round.
 
     Parameters
     ----------
     runners : mapping of str to callable
-        Functions of no argument, run in the mapping's order in the first round,
-        rotated by one in each later round.
+        Functions of no argument, run in the mapping's order in even rounds
+        (the first is round 0) and in reverse order in odd ones.
     repeats : int
         Number of rounds.
 
@@ -716,7 +716,7 @@ def interleaved_timings(runners, repeats):
     seconds = {name: [] for name in runners}
     first_results = {}
     for round_index in range(repeats):
-        for name, run in rotated(runners.items(), round_index):
+        for name, run in round_order(runners.items(), round_index):
             gc.collect()
             start = time.perf_counter()
             result = run()
@@ -725,17 +725,20 @@ def interleaved_timings(runners, repeats):
     return seconds, first_results
 
 
-def rotated(items, steps):
-    """Return ``items`` as a list rotated left by ``steps`` places.
+def round_order(items, round_index):
+    """Return ``items`` as a list, reversed in odd rounds.
+
+    A runner is then preceded by its neighbour on one side in even rounds and
+    on the other side in odd rounds; rotating the order instead would keep its
+    predecessor.
 
     Examples
     --------
-    >>> rotated("abc", 1), rotated("abc", 4)
-    (['b', 'c', 'a'], ['b', 'c', 'a'])
+    >>> round_order("abc", 0), round_order("abc", 1)
+    (['a', 'b', 'c'], ['c', 'b', 'a'])
     """
     items = list(items)
-    steps %= len(items)
-    return items[steps:] + items[:steps]
+    return items[::-1] if round_index % 2 else items
 
 
 def median_ratio(numerators, denominators):
@@ -987,7 +990,7 @@ def run_predict_case(quick, repeats, dtype, torch):
     calls_per_round = math.ceil(latency_calls / repeats)
     latencies = {name: [] for name in predictors}
     for round_index in range(repeats):
-        for name, predict in rotated(predictors.items(), round_index):
+        for name, predict in round_order(predictors.items(), round_index):
             for _ in range(calls_per_round):
                 start = time.perf_counter_ns()
                 predict(one_row)

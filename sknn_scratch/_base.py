@@ -889,7 +889,8 @@ n_outputs), default=None
         best = self._start_best_epoch(validation, keep_best)
 
         # The run's buffers are allocated here, the optimizer's work memory in
-        # the workspace, so that a dense batch costs no allocation.
+        # the workspace, so that a dense batch allocates no array of a layer's
+        # size (NumPy's fixed-size iteration buffers aside).
         batch_size = self._batch_size(X.shape[0])
         batches = MiniBatches(X, Y, sample_weight, batch_size, self.shuffle)
         workspace = Workspace(

@@ -37,7 +37,7 @@ from sknn_scratch.core import network as network_module
 from sknn_scratch.core.activations import HIDDEN_ACTIVATIONS
 from sknn_scratch.core.layers import Dense, Dropout
 from sknn_scratch.core.network import Network, Workspace
-from sknn_scratch.core.optimizers import Adam
+from sknn_scratch.core.optimizers import Adam, step_work_size
 
 N_SAMPLES = 7
 N_FEATURES = 4
@@ -964,12 +964,13 @@ ALLOCATION_CASES = sorted(
 def test_training_step_allocates_no_layer_sized_arrays(
     activation, output_kind, dropout_rate
 ):
-    """A step (gradient and Adam update) works in preallocated buffers: what it
-    allocates stays within NumPy's fixed-size iteration buffers (up to three
-    of 8,192 values, for a broadcasting operation) and a few per-sample
-    vectors, below the size of one layer's output. The buffers that only some
-    activations need are made by the first step, and the dropout masks with
-    the workspace."""
+    """A step (gradient and Adam update, in work memory lent by the workspace
+    as in training) works in preallocated buffers: what it allocates stays
+    within NumPy's iteration buffers of 8,192 values for broadcasting
+    operations (one at a time; two for the outer product of a one-unit output
+    layer) and a few per-sample vectors, below the size of one layer's output.
+    The buffers that only some activations need are made by the first step,
+    and the dropout masks with the workspace."""
     loss, n_outputs, target_kind = OUTPUT_KINDS[output_kind]
     rng = np.random.RandomState(0)
     layer_units = [32, 512, 256, n_outputs]
@@ -982,20 +983,27 @@ def test_training_step_allocates_no_layer_sized_arrays(
     dropout = None
     if dropout_rate:
         dropout = Dropout([dropout_rate] * 2, np.random.default_rng(0))
-    workspace = Workspace(layer_units, n_samples, np.float64, dropout)
+    workspace = Workspace(
+        layer_units,
+        n_samples,
+        np.float64,
+        dropout,
+        work_size=step_work_size(network.params.size),
+    )
     optimizer = Adam(network.params)
     network.loss_gradient(X, y, sample_weight, 0.1, workspace)
-    optimizer.step(network.params, network.grads)  # allocates its scratch once
+    optimizer.step(network.params, network.grads, workspace.work)
 
     tracemalloc.start()
     try:
         network.loss_gradient(X, y, sample_weight, 0.1, workspace)
-        optimizer.step(network.params, network.grads)
+        optimizer.step(network.params, network.grads, workspace.work)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
 
-    iteration_buffers = 3 * 8192 * 8
+    assert optimizer._scratch is None  # the step used the lent memory only
+    iteration_buffers = (2 if n_outputs == 1 else 1) * 8192 * 8
     per_sample_vectors = 16 * n_samples * 8
     smallest_hidden_output = n_samples * min(layer_units[1:-1]) * 8
     assert iteration_buffers + per_sample_vectors < smallest_hidden_output / 2

@@ -158,7 +158,9 @@ class Dense:
         if delta.shape[1] == 1:
             # A layer of one unit (a binary or single-output network's output)
             # passes back an outer product: NumPy's matmul gives the same
-            # values, one product each, more than twice as slowly.
+            # values, one product each, more than twice as slowly (only a zero
+            # product may come out as -0.0 here where matmul gives 0.0). The
+            # broadcast costs NumPy's iteration buffers, 128 KiB, not a layer.
             np.multiply(delta, self.coef.T, out=input_delta)
         else:
             np.matmul(delta, self.coef.T, out=input_delta)

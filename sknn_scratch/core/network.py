@@ -172,8 +172,9 @@ class Workspace:
         Scratch for ``alpha * coef``, computed a chunk at a time once the
         backward pass is done.
     work : ndarray of shape (work_size,)
-        Memory for what runs between two training steps, such as the
-        optimizer's step (see :func:`~sknn_scratch.core.optimizers.step_work_size`).
+        Memory for the optimizer's step, which runs between two calls of
+        :meth:`Network.loss_gradient` (see
+        :func:`~sknn_scratch.core.optimizers.step_work_size`).
 
     ``l2_term``, ``work`` and the arrays of :meth:`scratch` share one block of
     memory, which each of them uses in turn.

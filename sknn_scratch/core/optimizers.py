@@ -4,11 +4,13 @@ Both optimizers take the network's flat ``params`` and ``grads`` arrays (see
 :mod:`sknn_scratch.core.network`) and update all parameters with a few
 vectorised, in-place operations per step: no per-layer loop and no temporary
 arrays beyond two chunk-sized scratch buffers. A step works through the buffers
-in chunks of :data:`UPDATE_CHUNK` elements, every operation on one chunk before
-the next, so that a chunk stays in the cache from one operation to the next. The
-scratch is either memory the caller lends to ``step`` (a training loop lends the
-workspace that the forward and backward passes use, idle during the step) or
-buffers the optimizer allocates on its first step.
+in chunks of :data:`UPDATE_CHUNK` elements, every operation of the momentum or
+moment estimates and of the update on one chunk before the next, so that a
+chunk stays in the cache from one operation to the next; gradient clipping and
+weight decay, when asked for, are one pass each over the whole buffer before
+the chunks. The scratch is either memory the caller lends to ``step`` (a
+training loop lends the workspace that the forward and backward passes use,
+idle during the step) or buffers the optimizer allocates on its first step.
 
 Their arithmetic is that of scikit-learn's MLP solvers, operation for operation,
 so that a model trained by either package takes the same steps:
