@@ -219,6 +219,14 @@ class BaseScratchMLP(_callbacks.CallbackSupport, BaseEstimator, ABC):
         """Return encoded targets or predictions in the form ``score`` expects."""
         return Y
 
+    def _training_targets(self, Y, dtype):
+        """Return the encoded targets in the form training keeps them.
+
+        Here contiguous, of the network's ``dtype``; the loss takes its batches
+        in that dtype whatever the kept form (see ``MiniBatches``).
+        """
+        return np.ascontiguousarray(Y, dtype=dtype)
+
     def _encode_validation_targets(self, y_val):
         """Return ``y_val`` checked and encoded as ``_encode_targets`` does ``y``.
 
@@ -242,7 +250,7 @@ class BaseScratchMLP(_callbacks.CallbackSupport, BaseEstimator, ABC):
 
         The classifier derives them from ``class_weight``. A subclass that
         returns weights also defines ``_weigh_by_class(Y, sample_weight,
-        class_weights)``, which multiplies them into the sample weights.
+        class_weights, dtype)``, which multiplies them into the sample weights.
         """
         return None
 
@@ -476,12 +484,14 @@ n_outputs), default=None
         if preset_labels is not None:
             self.__dict__.update(preset_labels)
         Y, label_state = self._encode_targets(y, first_pass, incremental)
-        Y = np.ascontiguousarray(Y, dtype=X.dtype)
+        Y = self._training_targets(Y, X.dtype)
         sample_weight = validate_sample_weight(sample_weight, X.shape[0], X.dtype)
         self.__dict__.update(label_state)
         class_weights = self._class_weights(Y, sample_weight, incremental)
         if class_weights is not None:
-            sample_weight = self._weigh_by_class(Y, sample_weight, class_weights)
+            sample_weight = self._weigh_by_class(
+                Y, sample_weight, class_weights, X.dtype
+            )
 
         random_state = check_random_state(self.random_state)
         layer_units = [X.shape[1], *hidden_layer_sizes, Y.shape[1]]
@@ -493,7 +503,7 @@ n_outputs), default=None
             self._check_weights_are_writeable()
             # A kept network keeps its dtype, whatever the dtype of this X.
             dtype = self._network.params.dtype
-            X, Y = X.astype(dtype, copy=False), Y.astype(dtype, copy=False)
+            X, Y = X.astype(dtype, copy=False), self._training_targets(Y, dtype)
             if sample_weight is not None:
                 sample_weight = sample_weight.astype(dtype, copy=False)
             rollback.protect_model(keeps_optimizer=incremental)
@@ -593,7 +603,7 @@ n_outputs), default=None
         except ValueError as error:
             raise ValueError(f"sample_weight_val is not valid: {error}") from None
         if class_weights is not None:
-            weights = self._weigh_by_class(Y_val, weights, class_weights)
+            weights = self._weigh_by_class(Y_val, weights, class_weights, dtype)
         return ValidationSet(X_val, Y_val, self._decode_targets(Y_val), weights)
 
     def _check_network_matches(self, layer_units, label_state):
@@ -848,7 +858,10 @@ n_outputs), default=None
                 "or the size of your dataset."
             )
         validation = ValidationSet(
-            X_val, Y_val, self._decode_targets(Y_val), sample_weight_val
+            X_val,
+            Y_val.astype(self._network.params.dtype, copy=False),
+            self._decode_targets(Y_val),
+            sample_weight_val,
         )
         return (X_train, Y_train, sample_weight_train), validation
 
@@ -1104,6 +1117,8 @@ n_outputs), default=None
         """
         network = self._network
         params = network.params
+        # The full batch is the training set: its targets in the network's dtype.
+        Y = Y.astype(params.dtype, copy=False)
         workspace = Workspace(network.layer_units, X.shape[0], params.dtype)
         self._start_validation_record(validation)
         best = self._start_best_epoch(validation, self.restore_best_weights)

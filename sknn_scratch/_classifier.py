@@ -267,13 +267,14 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
             )
         return weights
 
-    def _weigh_by_class(self, Y, sample_weight, class_weights):
+    def _weigh_by_class(self, Y, sample_weight, class_weights, dtype):
         """Return ``sample_weight`` times the weight of each sample's class.
 
         ``Y`` holds the encoded targets; ``class_weights`` the weight of each
-        class of ``classes_``, as :meth:`_class_weights` returns it.
+        class of ``classes_``, as :meth:`_class_weights` returns it. The
+        weights are of ``dtype``, the network's.
         """
-        weights = class_weights[self._class_indices(Y)].astype(Y.dtype)
+        weights = class_weights[self._class_indices(Y)].astype(dtype)
         if sample_weight is not None:
             weights *= sample_weight
         if not weights.any():
@@ -294,6 +295,12 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
         if Y.shape[1] == 1:
             return Y[:, 0].astype(np.intp)
         return Y.argmax(axis=1)
+
+    def _training_targets(self, Y, dtype):
+        # 0/1 indicators, kept as booleans as scikit-learn keeps them: an
+        # eighth of float64's memory, which matters with many classes. Each
+        # batch of them is written into a buffer of the network's dtype.
+        return np.ascontiguousarray(Y, dtype=bool)
 
     def _loss_name(self, label_state):
         multiclass = label_state["_label_binarizer"].y_type_ == "multiclass"

@@ -23,6 +23,10 @@ class MiniBatches:
     consecutive slices of the data. Batches whose sample weights are all zero
     carry no information and are skipped.
 
+    The targets may be kept in another dtype than ``X``'s, as a classifier keeps
+    its 0/1 indicators as booleans; each batch of them is then written into a
+    buffer of ``X``'s dtype, which is what the loss takes.
+
     Parameters
     ----------
     X : ndarray or CSR matrix of shape (n_samples, n_features)
@@ -38,14 +42,16 @@ class MiniBatches:
         self.batch_size = batch_size
         self.shuffle = shuffle
         self._order = np.arange(X.shape[0])
-        if shuffle:
-            self._dense = not scipy.sparse.issparse(X)
-            self._X_buffer = (
-                np.empty((batch_size, X.shape[1]), X.dtype) if self._dense else None
-            )
-            self._Y_buffer = np.empty((batch_size, Y.shape[1]), Y.dtype)
-            if sample_weight is not None:
-                self._weight_buffer = np.empty(batch_size, sample_weight.dtype)
+        self._dense = not scipy.sparse.issparse(X)
+        self._convert_targets = Y.dtype != X.dtype
+        if shuffle and self._dense:
+            self._X_buffer = np.empty((batch_size, X.shape[1]), X.dtype)
+        if shuffle or self._convert_targets:
+            self._Y_buffer = np.empty((batch_size, Y.shape[1]), X.dtype)
+        if shuffle and self._convert_targets:
+            self._Y_gathered = np.empty((batch_size, Y.shape[1]), Y.dtype)
+        if shuffle and sample_weight is not None:
+            self._weight_buffer = np.empty(batch_size, sample_weight.dtype)
 
     def epoch(self, random_state):
         """Yield ``(X_batch, Y_batch, weight_batch)`` for one pass over the data.
@@ -70,9 +76,13 @@ class MiniBatches:
 
     def _slice(self, start, stop):
         weights = self.sample_weight
+        Y_batch = self.Y[start:stop]
+        if self._convert_targets:
+            Y_batch = self._Y_buffer[: stop - start]
+            np.copyto(Y_batch, self.Y[start:stop])
         return (
             self.X[start:stop],
-            self.Y[start:stop],
+            Y_batch,
             None if weights is None else weights[start:stop],
         )
 
@@ -88,7 +98,16 @@ class MiniBatches:
             )
         else:
             X_batch = self.X[rows]
-        Y_batch = np.take(self.Y, rows, axis=0, out=self._Y_buffer[:size], mode="clip")
+        if self._convert_targets:
+            gathered = np.take(
+                self.Y, rows, axis=0, out=self._Y_gathered[:size], mode="clip"
+            )
+            Y_batch = self._Y_buffer[:size]
+            np.copyto(Y_batch, gathered)
+        else:
+            Y_batch = np.take(
+                self.Y, rows, axis=0, out=self._Y_buffer[:size], mode="clip"
+            )
         weight_batch = None
         if self.sample_weight is not None:
             weight_batch = np.take(
