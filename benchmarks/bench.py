@@ -1057,15 +1057,16 @@ def machine_header(torch, dtype, repeats, quick):
         blas_text = f"{blas['internal_api']} {blas['version']}"
         if blas.get("architecture"):
             blas_text += f" ({blas['architecture']})"
+    threads_text = f"{threads} thread" + ("" if threads == 1 else "s")
     if torch is None:
         torch_text = f"torch: {TORCH_MISSING}"
-        thread_text = f"numpy's BLAS runs {threads} threads"
+        thread_text = f"numpy's BLAS runs {threads_text}"
     else:
         torch_blas = "MKL" if torch.backends.mkl.is_available() else "its own kernels"
         torch_text = f"torch {torch.__version__}"
         thread_text = (
-            f"numpy's BLAS runs {threads} threads; torch (BLAS: {torch_blas}) set "
-            f"to {torch.get_num_threads()} threads to match"
+            f"numpy's BLAS runs {threads_text}; torch (BLAS: {torch_blas}) set "
+            f"to {torch.get_num_threads()} to match"
         )
     return [
         f"CPU: {cpu_model}; {os.cpu_count()} logical cores, {usable} usable; "
