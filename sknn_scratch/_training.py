@@ -78,8 +78,8 @@ class MiniBatches:
         weights = self.sample_weight
         Y_batch = self.Y[start:stop]
         if self._convert_targets:
+            np.copyto(self._Y_buffer[: stop - start], Y_batch)
             Y_batch = self._Y_buffer[: stop - start]
-            np.copyto(Y_batch, self.Y[start:stop])
         return (
             self.X[start:stop],
             Y_batch,
